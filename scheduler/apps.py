@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SchedulerConfig(AppConfig):
+    name = "scheduler"
+    verbose_name = _("Follow-up prompts")
+
+    def ready(self) -> None:
+        from scheduler import checks  # noqa: F401  (registers system checks)

@@ -1,0 +1,183 @@
+"""Who owns a prompt. The history table is the lock.
+
+New prompts are claimed by inserting their PromptHistory row: the unique
+constraint on (peer_mentor, scenario, activity) lets exactly one run insert it,
+and a run sends only rows it inserted itself. Rows that come back (retries,
+claims abandoned by a crashed run) are taken with a compare-and-set update.
+Just before the first request, `sending_started_at` is set the same way, so a
+crash can leave only the prompts that were really in flight in doubt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+
+from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
+from scheduler.rules import DuePrompt, describe
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClaimedPrompt:
+    id: int
+    peer_mentor_id: int
+    scenario_id: int
+    activity_id: int
+    attempts: int
+    title: str
+    body: str
+
+
+def stale_cutoff(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.DISPATCH_STALE_CLAIM_SECONDS)
+
+
+def returning_q(now: datetime) -> Q:
+    """Rows a run may take over: due retries and claims a dead run never started."""
+    return Q(status=PromptStatus.RETRY, next_attempt_at__lte=now) | Q(
+        status=PromptStatus.PENDING,
+        sending_started_at__isnull=True,
+        claimed_at__lt=stale_cutoff(now),
+    )
+
+
+class Ledger:
+    """The run's side of the history table: claim, mark sending, record."""
+
+    def __init__(self, run: DispatchRun, scenarios: dict[int, Scenario]) -> None:
+        self.run = run
+        self.scenarios = scenarios
+        self._sentences = {pk: describe(s) for pk, s in scenarios.items()}
+
+    def claim(self, batch: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
+        new = [p for p in batch if p.history_id is None]
+        returning = [p.history_id for p in batch if p.history_id is not None]
+        if new:
+            self._insert(new, now)
+        if returning:
+            self._take_over(returning, now)
+        return self._owned(batch)
+
+    def _insert(self, prompts: Sequence[DuePrompt], now: datetime) -> None:
+        rows = [
+            PromptHistory(
+                peer_mentor_id=p.peer_mentor_id,
+                scenario_id=p.scenario_id,
+                activity_id=p.activity_id,
+                status=PromptStatus.PENDING,
+                created_at=now,
+                claimed_at=now,
+                due_at=p.due_at,
+                run=self.run,
+                rule_sentence=self._sentences[p.scenario_id],
+                title=self.scenarios[p.scenario_id].title,
+                body=self.scenarios[p.scenario_id].body,
+            )
+            for p in prompts
+        ]
+        # A row another run inserted first is silently left to that run.
+        PromptHistory.objects.bulk_create(rows, ignore_conflicts=True)
+
+    def _take_over(self, history_ids: Sequence[int], now: datetime) -> None:
+        with transaction.atomic():
+            # Row locks on PostgreSQL; SQLite's IMMEDIATE transaction serialises writers.
+            ids = list(
+                PromptHistory.objects.select_for_update(skip_locked=True)
+                .filter(returning_q(now), pk__in=history_ids)
+                .values_list("pk", flat=True)
+            )
+            PromptHistory.objects.filter(pk__in=ids).update(
+                status=PromptStatus.PENDING,
+                run=self.run,
+                claimed_at=now,
+                sending_started_at=None,
+                next_attempt_at=None,
+            )
+
+    def _owned(self, batch: Sequence[DuePrompt]) -> list[ClaimedPrompt]:
+        wanted = {(p.scenario_id, p.activity_id) for p in batch}
+        rows = PromptHistory.objects.filter(
+            run=self.run,
+            status=PromptStatus.PENDING,
+            sending_started_at__isnull=True,
+            activity_id__in={a for _, a in wanted},
+        ).values_list(
+            "pk", "peer_mentor_id", "scenario_id", "activity_id", "attempts", "title", "body"
+        )
+        return [ClaimedPrompt(*row) for row in rows if (row[2], row[3]) in wanted]
+
+    def start_sending(self, prompt: ClaimedPrompt, now: datetime) -> bool:
+        """Compare-and-set just before the first request; False means another run owns it."""
+        taken = PromptHistory.objects.filter(
+            pk=prompt.id, run=self.run, status=PromptStatus.PENDING, sending_started_at__isnull=True
+        ).update(sending_started_at=now, attempts=F("attempts") + 1)
+        return taken == 1
+
+    def record(self, prompt_id: int, changes: dict[str, object]) -> None:
+        PromptHistory.objects.filter(pk=prompt_id, run=self.run).update(**changes)
+
+    def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None:
+        """Give back claims that were never sent so the next run takes them at once."""
+        prompts = list(prompts)
+        fresh = [p.id for p in prompts if p.attempts == 0]
+        again = [p.id for p in prompts if p.attempts > 0]
+        unsent = {
+            "run": self.run,
+            "status": PromptStatus.PENDING,
+            "sending_started_at__isnull": True,
+        }
+        # A never-tried prompt simply disappears from the history and is due again.
+        PromptHistory.objects.filter(pk__in=fresh, **unsent).delete()
+        PromptHistory.objects.filter(pk__in=again, **unsent).update(
+            status=PromptStatus.RETRY, next_attempt_at=now
+        )
+
+
+def mark_in_doubt(now: datetime) -> int:
+    """Prompts whose request started in a run that died: flag them for a person.
+
+    They are not resent: the push service may already have delivered them,
+    and a duplicate is worse than a prompt a coordinator follows up by hand.
+    """
+    return PromptHistory.objects.filter(
+        status=PromptStatus.PENDING,
+        sending_started_at__lt=stale_cutoff(now),
+    ).update(
+        status=PromptStatus.FAILED,
+        needs_review=True,
+        last_error="The run stopped while sending; delivery unknown, not resent to avoid a duplicate.",
+    )
+
+
+def returning_prompts(scenario_ids: Iterable[int], now: datetime) -> Iterable[DuePrompt]:
+    """Retries that are due and abandoned claims, oldest due first, streamed."""
+    rows = (
+        PromptHistory.objects.filter(returning_q(now), scenario_id__in=list(scenario_ids))
+        .order_by("due_at", "pk")
+        .values_list("pk", "peer_mentor_id", "scenario_id", "activity_id", "due_at", "created_at")
+        .iterator(chunk_size=2000)
+    )
+    for pk, mentor_id, scenario_id, activity_id, due_at, created_at in rows:
+        yield DuePrompt(mentor_id, scenario_id, activity_id, due_at or created_at, history_id=pk)
+
+
+def expire_too_late(scenarios: dict[int, Scenario], now: datetime) -> int:
+    """Retries whose due time slid out of the lookback are never sent late."""
+    expired = 0
+    for scenario in scenarios.values():
+        expired += PromptHistory.objects.filter(
+            status=PromptStatus.RETRY,
+            scenario=scenario,
+            due_at__lt=now - timedelta(days=scenario.lookback_days),
+        ).update(
+            status=PromptStatus.FAILED, last_error="Too late: outside the scenario's lookback."
+        )
+    return expired

@@ -1,0 +1,149 @@
+"""Sending claimed prompts: a bounded pool of requests, each prompt on its own."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from django.conf import settings
+from django.utils import timezone
+
+from scheduler.claims import ClaimedPrompt
+from scheduler.models import PromptStatus
+from scheduler.policy import next_attempt_delay
+from scheduler.push import BasePushBackend, Delivery, PushMessage, SendOutcome
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Device:
+    token: str
+
+
+@dataclass(frozen=True)
+class PromptResult:
+    prompt: ClaimedPrompt
+    status: PromptStatus
+    error: str = ""
+    retry_after: float | None = None
+    dead_tokens: tuple[tuple[str, str], ...] = ()  # (token, reason)
+    finished_at: datetime = field(default_factory=timezone.now)
+
+
+class HistoryWriter(Protocol):
+    def start_sending(self, prompt: ClaimedPrompt, now: datetime) -> bool: ...
+    def record(self, prompt_id: int, changes: dict[str, object]) -> None: ...
+    def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None: ...
+
+
+def send_to_devices(
+    backend: BasePushBackend, prompt: ClaimedPrompt, tokens: Sequence[str]
+) -> PromptResult:
+    """Send one prompt to each active device; delivered once any device accepted it."""
+    outcomes: list[tuple[str, SendOutcome]] = []
+    for token in tokens:
+        message = PushMessage(
+            prompt_id=prompt.id,
+            peer_mentor_id=prompt.peer_mentor_id,
+            scenario_id=prompt.scenario_id,
+            device_token=token,
+            title=prompt.title,
+            body=prompt.body,
+        )
+        try:
+            outcome = backend.send(message)
+        except Exception as exc:  # a backend bug must cost one prompt, not the run
+            logger.exception("push backend raised for prompt %s", prompt.id)
+            outcome = SendOutcome.permanent(f"{type(exc).__name__}: {exc}")
+        outcomes.append((token, outcome))
+    return combine(prompt, outcomes)
+
+
+def combine(prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]]) -> PromptResult:
+    dead = tuple((token, o.error) for token, o in outcomes if o.token_invalid)
+    if any(o.ok for _, o in outcomes):
+        return PromptResult(prompt, PromptStatus.DISPATCHED, dead_tokens=dead)
+    errors = "; ".join(dict.fromkeys(o.error for _, o in outcomes if o.error))
+    transient = [o for _, o in outcomes if o.delivery is Delivery.TRANSIENT]
+    # `attempts` was counted up when sending started, so it includes this one.
+    if transient and prompt.attempts + 1 < settings.DISPATCH_MAX_ATTEMPTS:
+        retry_after = max((o.retry_after or 0 for o in transient), default=0) or None
+        return PromptResult(prompt, PromptStatus.RETRY, errors, retry_after, dead)
+    return PromptResult(prompt, PromptStatus.FAILED, errors, dead_tokens=dead)
+
+
+def history_changes(result: PromptResult) -> dict[str, object]:
+    changes: dict[str, object] = {"status": result.status, "last_error": result.error[:2000]}
+    if result.status == PromptStatus.DISPATCHED:
+        changes["dispatched_at"] = result.finished_at
+    if result.status == PromptStatus.RETRY:
+        changes["next_attempt_at"] = result.finished_at + next_attempt_delay(
+            result.prompt.attempts + 1, result.retry_after
+        )
+    return changes
+
+
+def record_result(writer: HistoryWriter, result: PromptResult) -> bool:
+    """Store one prompt's outcome on its own row; a failure here is logged, never raised."""
+    try:
+        writer.record(result.prompt.id, history_changes(result))
+    except Exception:
+        logger.exception("could not record prompt %s as %s", result.prompt.id, result.status)
+        return False
+    return True
+
+
+def dispatch(
+    batches: Iterable[Sequence[tuple[ClaimedPrompt, Sequence[str]]]],
+    backend: BasePushBackend,
+    writer: HistoryWriter,
+    *,
+    concurrency: int,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[PromptResult]:
+    """Send prompts with at most `concurrency` in flight; yield each result as it lands.
+
+    Batches are pulled lazily, so a run claims its next batch only when the
+    previous one is nearly sent. Prompts without a device are skipped here.
+    The caller records the results.
+    """
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push") as pool:
+        in_flight: dict[Future[PromptResult], ClaimedPrompt] = {}
+        waiting: list[tuple[ClaimedPrompt, Sequence[str]]] = []
+        batch_iter = iter(batches)
+        exhausted = False
+        while True:
+            while len(in_flight) < concurrency and not should_stop():
+                if not waiting:
+                    if exhausted:
+                        break
+                    next_batch = next(batch_iter, None)
+                    if next_batch is None:
+                        exhausted = True
+                        break
+                    waiting = list(reversed(next_batch))
+                    continue
+                prompt, tokens = waiting.pop()
+                if not tokens:
+                    yield PromptResult(prompt, PromptStatus.SKIPPED, "No active device.")
+                    continue
+                if not writer.start_sending(prompt, timezone.now()):
+                    continue  # another run took it over: it is theirs to send
+                in_flight[pool.submit(send_to_devices, backend, prompt, tokens)] = prompt
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                prompt = in_flight.pop(future)
+                try:
+                    yield future.result()
+                except Exception as exc:
+                    logger.exception("sending prompt %s failed unexpectedly", prompt.id)
+                    yield PromptResult(prompt, PromptStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        if waiting:
+            writer.release([p for p, _ in waiting], timezone.now())

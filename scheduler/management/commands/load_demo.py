@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from scheduler.models import (
+    Activity,
+    ActivityKind,
+    Chapter,
+    Coordinator,
+    DeviceToken,
+    PeerMentor,
+    Scenario,
+)
+
+DEMO_PASSWORD = "demo-coordinator"
+
+SCENARIOS = [
+    {
+        "name": "Sjekk inn etter bekymring",
+        "trigger_kind": ActivityKind.FIRST_CONTACT,
+        "delay_days": 3,
+        "requires_wellbeing_concern": True,
+        "skip_if_followed_up": True,
+        "lookback_days": 7,
+        "title": "Tid for å sjekke inn",
+        "body": "Det er tre dager siden en førstekontakt med bekymring. Ta gjerne kontakt igjen.",
+    },
+    {
+        "name": "Oppfølging etter hjemmebesøk",
+        "trigger_kind": ActivityKind.HOME_VISIT,
+        "delay_days": 7,
+        "requires_wellbeing_concern": False,
+        "skip_if_followed_up": True,
+        "lookback_days": 14,
+        "title": "Hvordan gikk det?",
+        "body": "Det er en uke siden hjemmebesøket. Er det tid for en oppfølging?",
+    },
+    {
+        "name": "Takk for samtalen",
+        "trigger_kind": ActivityKind.PHONE_CALL,
+        "delay_days": 1,
+        "requires_wellbeing_concern": False,
+        "skip_if_followed_up": False,
+        "lookback_days": 3,
+        "title": "Husk å loggføre",
+        "body": "Du hadde en telefonsamtale i går. Husk å notere eventuelle avtaler.",
+    },
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo chapters, mentors, activities, scenarios and a coordinator login (idempotent)."
+    )
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = timezone.now()
+        oslo, _ = Chapter.objects.get_or_create(name="Oslo")
+        bergen, _ = Chapter.objects.get_or_create(name="Bergen")
+        for chapter, names in (
+            (oslo, ["Kari Nordmann", "Ola Hansen"]),
+            (bergen, ["Ingrid Berg", "Lars Dahl"]),
+        ):
+            for index, name in enumerate(names):
+                mentor, created = PeerMentor.objects.get_or_create(name=name, chapter=chapter)
+                DeviceToken.objects.get_or_create(
+                    token=f"demo-token-{chapter.name.lower()}-{index}",
+                    defaults={"peer_mentor": mentor},
+                )
+                if created:
+                    self._activities(mentor, now, seed=index)
+        for spec in SCENARIOS:
+            Scenario.objects.get_or_create(name=spec["name"], defaults={**spec, "is_enabled": True})
+        self._coordinator(oslo)
+        self.stdout.write("Demo data ready. Coordinator login: koordinator / " + DEMO_PASSWORD)
+
+    def _activities(self, mentor: PeerMentor, now: timezone.datetime, seed: int) -> None:
+        ref = f"K-{mentor.pk:03d}"
+        Activity.objects.bulk_create(
+            [
+                Activity(
+                    peer_mentor=mentor,
+                    contact_ref=ref + "a",
+                    kind=ActivityKind.FIRST_CONTACT,
+                    occurred_at=now - timedelta(days=3, hours=2),
+                    wellbeing_concern=True,
+                ),
+                Activity(
+                    peer_mentor=mentor,
+                    contact_ref=ref + "b",
+                    kind=ActivityKind.FIRST_CONTACT,
+                    occurred_at=now - timedelta(days=4),
+                    wellbeing_concern=True,
+                ),
+                Activity(
+                    peer_mentor=mentor,
+                    contact_ref=ref + "b",
+                    kind=ActivityKind.FOLLOW_UP,
+                    occurred_at=now - timedelta(days=1),
+                ),
+                Activity(
+                    peer_mentor=mentor,
+                    contact_ref=ref + "c",
+                    kind=ActivityKind.HOME_VISIT,
+                    occurred_at=now - timedelta(days=8 + seed),
+                ),
+                Activity(
+                    peer_mentor=mentor,
+                    contact_ref=ref + "d",
+                    kind=ActivityKind.PHONE_CALL,
+                    occurred_at=now - timedelta(days=1, hours=3),
+                ),
+            ]
+        )
+
+    def _coordinator(self, chapter: Chapter) -> None:
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username="koordinator", defaults={"is_staff": True}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        group = Group.objects.filter(name="Coordinator").first()
+        if group:
+            user.groups.add(group)
+        coordinator, _ = Coordinator.objects.get_or_create(user=user)
+        coordinator.chapters.add(chapter)

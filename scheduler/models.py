@@ -1,0 +1,312 @@
+"""The data contract of ../shared/DESIGN.md: names here are relied on elsewhere."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinLengthValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# Limits that keep a push notification readable on a lock screen.
+TITLE_MAX_LENGTH = 65
+BODY_MAX_LENGTH = 240
+DELAY_DAYS_MAX = 90
+LOOKBACK_DAYS_MAX = 60
+DEVICE_TOKEN_MAX_LENGTH = 4096
+
+
+class Chapter(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("chapter")
+        verbose_name_plural = _("chapters")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Coordinator(models.Model):
+    """Links a staff user to the chapters whose data they may see and edit."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coordinator"
+    )
+    chapters = models.ManyToManyField(Chapter, related_name="coordinators", blank=True)
+
+    class Meta:
+        verbose_name = _("coordinator")
+        verbose_name_plural = _("coordinators")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class PeerMentor(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    chapter = models.ForeignKey(
+        Chapter, on_delete=models.PROTECT, related_name="peer_mentors", verbose_name=_("chapter")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    prompts_paused_until = models.DateTimeField(
+        _("prompts paused until"),
+        null=True,
+        blank=True,
+        help_text=_("No prompts are sent before this time, e.g. during a holiday."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("peer mentor")
+        verbose_name_plural = _("peer mentors")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeviceToken(models.Model):
+    class Platform(models.TextChoices):
+        ANDROID = "android", _("Android")
+        IOS = "ios", _("iOS")
+        WEB = "web", _("Web")
+
+    peer_mentor = models.ForeignKey(
+        PeerMentor, on_delete=models.CASCADE, related_name="device_tokens"
+    )
+    token = models.CharField(
+        _("token"),
+        max_length=DEVICE_TOKEN_MAX_LENGTH,
+        unique=True,
+        validators=[MinLengthValidator(8)],
+    )
+    platform = models.CharField(
+        _("platform"), max_length=10, choices=Platform.choices, default=Platform.ANDROID
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("registered"), default=timezone.now)
+    deactivated_at = models.DateTimeField(_("deactivated"), null=True, blank=True)
+    deactivation_reason = models.CharField(_("deactivation reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("device token")
+        verbose_name_plural = _("device tokens")
+        indexes = [
+            models.Index(fields=["peer_mentor", "is_active"], name="devicetoken_mentor_active")
+        ]
+
+    def __str__(self) -> str:
+        return masked_token(self.token)
+
+
+def masked_token(token: str) -> str:
+    return f"…{token[-6:]}" if len(token) > 6 else "…"
+
+
+class ActivityKind(models.TextChoices):
+    FIRST_CONTACT = "first_contact", _("first contact")
+    FOLLOW_UP = "follow_up", _("follow-up")
+    PHONE_CALL = "phone_call", _("phone call")
+    HOME_VISIT = "home_visit", _("home visit")
+
+
+class Activity(models.Model):
+    peer_mentor = models.ForeignKey(
+        PeerMentor,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        verbose_name=_("peer mentor"),
+    )
+    # An opaque reference to the person helped: never a name, never sent anywhere.
+    contact_ref = models.CharField(_("contact reference"), max_length=64)
+    kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    wellbeing_concern = models.BooleanField(_("wellbeing concern flagged"), default=False)
+    notes = models.TextField(_("notes"), blank=True, default="")
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        indexes = [
+            # Evaluation: trigger kind within a time window.
+            models.Index(fields=["kind", "occurred_at"], name="activity_kind_occurred"),
+            # "Followed up?": later activity for the same mentor and contact.
+            models.Index(
+                fields=["peer_mentor", "contact_ref", "occurred_at"], name="activity_followup"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+class Scenario(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    is_enabled = models.BooleanField(_("enabled"), default=False)
+    chapter = models.ForeignKey(
+        Chapter,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="scenarios",
+        verbose_name=_("chapter"),
+        help_text=_("Leave empty to apply to every chapter."),
+    )
+    trigger_kind = models.CharField(
+        _("trigger activity"),
+        max_length=20,
+        choices=ActivityKind.choices,
+        default=ActivityKind.FIRST_CONTACT,
+        help_text=_("The kind of activity that starts the countdown."),
+    )
+    delay_days = models.PositiveSmallIntegerField(
+        _("delay (days)"),
+        default=3,
+        validators=[MinValueValidator(0), MaxValueValidator(DELAY_DAYS_MAX)],
+        help_text=_("How many days after the activity the prompt is due."),
+    )
+    requires_wellbeing_concern = models.BooleanField(
+        _("only when a wellbeing concern was flagged"), default=False
+    )
+    skip_if_followed_up = models.BooleanField(
+        _("skip if followed up"),
+        default=True,
+        help_text=_(
+            "Do not prompt when the mentor has already logged a later activity for the same contact."
+        ),
+    )
+    lookback_days = models.PositiveSmallIntegerField(
+        _("lookback (days)"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(LOOKBACK_DAYS_MAX)],
+        help_text=_(
+            "How long after the due time a prompt may still be sent; older ones are too late."
+        ),
+    )
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH, blank=True)
+    body = models.CharField(_("message"), max_length=BODY_MAX_LENGTH, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("scenario")
+        verbose_name_plural = _("scenarios")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(delay_days__lte=DELAY_DAYS_MAX),
+                name="scenario_delay_days_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lookback_days__gte=1, lookback_days__lte=LOOKBACK_DAYS_MAX),
+                name="scenario_lookback_days_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.is_enabled and not (self.title.strip() and self.body.strip()):
+            raise ValidationError(
+                _("A scenario needs a title and a message before it can be enabled.")
+            )
+
+    @property
+    def sentence(self) -> str:
+        from scheduler.rules import describe
+
+        return describe(self)
+
+
+class DispatchRun(models.Model):
+    class Trigger(models.TextChoices):
+        COMMAND = "command", _("command")
+        SCHEDULE = "schedule", _("schedule")
+        ADMIN = "admin", _("admin")
+        BENCHMARK = "benchmark", _("benchmark")
+
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    trigger = models.CharField(_("started by"), max_length=20, choices=Trigger.choices)
+    dispatched = models.PositiveIntegerField(_("dispatched"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    retrying = models.PositiveIntegerField(_("to retry"), default=0)
+    in_doubt = models.PositiveIntegerField(_("in doubt"), default=0)
+    deferred = models.JSONField(_("deferred by reason"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("dispatch run")
+        verbose_name_plural = _("dispatch runs")
+        permissions = [("run_dispatch_now", _("Can start a dispatch run from the admin"))]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class PromptStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    DISPATCHED = "dispatched", _("dispatched")
+    RETRY = "retry", _("to retry")
+    FAILED = "failed", _("failed")
+    SKIPPED = "skipped", _("skipped")
+
+
+class PromptHistory(models.Model):
+    Status = PromptStatus
+
+    peer_mentor = models.ForeignKey(PeerMentor, on_delete=models.CASCADE, related_name="prompts")
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="prompts")
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="prompts")
+    status = models.CharField(
+        _("status"), max_length=12, choices=PromptStatus.choices, default=PromptStatus.PENDING
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    run = models.ForeignKey(
+        DispatchRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="prompts"
+    )
+    # Claim bookkeeping: `claimed_at` dates the run's ownership, `sending_started_at`
+    # is set (compare-and-set) just before the first request, so a crash leaves
+    # only those rows in doubt.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    needs_review = models.BooleanField(
+        _("needs review"),
+        default=False,
+        help_text=_("The run stopped while sending: the mentor may or may not have received it."),
+    )
+    # What the coordinator's rule said and the phone showed, as they were then.
+    rule_sentence = models.TextField(_("rule"), blank=True, default="")
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH, blank=True, default="")
+    body = models.CharField(_("message"), max_length=BODY_MAX_LENGTH, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("prompt")
+        verbose_name_plural = _("prompt history")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["peer_mentor", "scenario", "activity"], name="unique_prompt_per_triple"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["scenario", "activity"], name="prompt_scenario_activity"),
+            models.Index(fields=["status", "next_attempt_at"], name="prompt_status_next"),
+            models.Index(fields=["peer_mentor", "dispatched_at"], name="prompt_mentor_dispatched"),
+            models.Index(fields=["created_at"], name="prompt_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_status_display()}"

@@ -1,0 +1,93 @@
+"""Delivery policy: when a due prompt may be sent, and when it waits.
+
+A prompt held back here is not claimed, so it stays due and a later run sends
+it while it is still inside its scenario's lookback; after that it is too late
+and never sent.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Count
+from django.utils import timezone
+
+from scheduler.models import PromptHistory, PromptStatus
+
+QUIET_HOURS = "quiet_hours"
+DAILY_CAP = "daily_cap"
+PAUSED = "paused"
+STOPPED = "stopped"
+
+
+def quiet_hours_end(now: datetime) -> datetime | None:
+    """The end of the quiet window `now` lies in, or None outside quiet hours."""
+    window: tuple[time, time] | None = settings.QUIET_HOURS
+    if window is None:
+        return None
+    start, end = window
+    local = timezone.localtime(now)
+    clock = local.time()
+    inside = start <= clock < end if start < end else clock >= start or clock < end
+    if not inside:
+        return None
+    end_day = local.date() if clock < end else local.date() + timedelta(days=1)
+    return timezone.make_aware(datetime.combine(end_day, end), local.tzinfo)
+
+
+def local_day_start(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    return timezone.make_aware(datetime.combine(local.date(), time.min), local.tzinfo)
+
+
+class DailyCap:
+    """Counts prompts per mentor per local day; loads each mentor's count once per run."""
+
+    def __init__(self, now: datetime, limit: int | None = None) -> None:
+        self.limit = settings.MAX_PROMPTS_PER_MENTOR_PER_DAY if limit is None else limit
+        self.day_start = local_day_start(now)
+        self.sent: Counter[int] = Counter()
+        self._loaded: set[int] = set()
+
+    def load(self, mentor_ids: Iterable[int]) -> None:
+        if not self.limit:
+            return
+        missing = set(mentor_ids) - self._loaded
+        if not missing:
+            return
+        rows = (
+            PromptHistory.objects.filter(
+                peer_mentor_id__in=missing,
+                status__in=[PromptStatus.DISPATCHED, PromptStatus.PENDING],
+                claimed_at__gte=self.day_start,
+            )
+            .values("peer_mentor_id")
+            .annotate(n=Count("pk"))
+        )
+        for row in rows:
+            self.sent[row["peer_mentor_id"]] = row["n"]
+        self._loaded |= missing
+
+    def admit(self, mentor_id: int) -> bool:
+        if not self.limit:
+            return True
+        if self.sent[mentor_id] >= self.limit:
+            return False
+        self.sent[mentor_id] += 1
+        return True
+
+
+def next_attempt_delay(attempts: int, retry_after: float | None = None) -> timedelta:
+    """Exponential backoff with full jitter, never sooner than the server asked."""
+    ceiling = min(
+        settings.DISPATCH_RETRY_MAX_SECONDS,
+        settings.DISPATCH_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
+    )
+    seconds = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        seconds = max(seconds, retry_after)
+    return timedelta(seconds=seconds)

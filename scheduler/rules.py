@@ -1,0 +1,222 @@
+"""A scenario's trigger, defined once.
+
+Each `Condition` carries both the filter the evaluation adds to its query and
+the words the admin shows for it, so the sentence a coordinator reads and the
+prompts the scheduler sends cannot drift apart. Adding a condition touches
+only `CONDITIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from scheduler.models import Activity, ActivityKind, PromptHistory, Scenario
+
+
+@dataclass(frozen=True)
+class DuePrompt:
+    peer_mentor_id: int
+    scenario_id: int
+    activity_id: int
+    due_at: datetime
+    # Set when the prompt already has a history row (a retry or an abandoned claim).
+    history_id: int | None = None
+    # The deferring condition that holds it back now (e.g. "paused"), if any.
+    held_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One requirement of a rule.
+
+    `where` filters Activity rows due at `now`; `phrase` is this condition's
+    part of the rule sentence (empty when it adds nothing worth saying);
+    `unmet` says in plain words why an activity that fails it gets no prompt.
+    """
+
+    key: str
+    applies: Callable[[Scenario], bool]
+    where: Callable[[Scenario, datetime], Q]
+    phrase: Callable[[Scenario], str]
+    unmet: Callable[[Scenario], str]
+    # A deferring condition holds a prompt back instead of ruling it out: the
+    # evaluation reports such prompts (counted as deferred) rather than dropping them.
+    defers: bool = False
+
+
+def _always(scenario: Scenario) -> bool:
+    return True
+
+
+def _nothing(scenario: Scenario) -> str:
+    return ""
+
+
+def _days(n: int) -> str:
+    return ngettext("%(n)d day", "%(n)d days", n) % {"n": n}
+
+
+def kind_label(kind: str) -> str:
+    return str(ActivityKind(kind).label)
+
+
+def delay_of(scenario: Scenario) -> timedelta:
+    return timedelta(days=scenario.delay_days)
+
+
+def lookback_of(scenario: Scenario) -> timedelta:
+    return timedelta(days=scenario.lookback_days)
+
+
+def _window(scenario: Scenario, now: datetime) -> Q:
+    # due_at = occurred_at + delay must lie in [now - lookback, now], both ends inclusive.
+    latest = now - delay_of(scenario)
+    return Q(occurred_at__gte=latest - lookback_of(scenario), occurred_at__lte=latest)
+
+
+def _when_phrase(scenario: Scenario) -> str:
+    if scenario.delay_days == 0:
+        return _("Send right after a %(kind)s") % {"kind": kind_label(scenario.trigger_kind)}
+    return _("Send %(delay)s after a %(kind)s") % {
+        "delay": _days(scenario.delay_days),
+        "kind": kind_label(scenario.trigger_kind),
+    }
+
+
+def _not_followed_up(scenario: Scenario, now: datetime) -> Q:
+    later = Activity.objects.filter(
+        peer_mentor_id=OuterRef("peer_mentor_id"),
+        contact_ref=OuterRef("contact_ref"),
+        occurred_at__gt=OuterRef("occurred_at"),
+        occurred_at__lte=now,
+    )
+    return ~Q(Exists(later))
+
+
+def _not_prompted(scenario: Scenario, now: datetime) -> Q:
+    prompted = PromptHistory.objects.filter(scenario_id=scenario.pk, activity_id=OuterRef("pk"))
+    return ~Q(Exists(prompted))
+
+
+def _chapter_phrase(scenario: Scenario) -> str:
+    if scenario.chapter_id is None:
+        return _("for mentors in every chapter")
+    return _("for mentors in %(chapter)s") % {"chapter": scenario.chapter}
+
+
+CONDITIONS: tuple[Condition, ...] = (
+    Condition(
+        key="trigger_kind",
+        applies=_always,
+        where=lambda s, now: Q(kind=s.trigger_kind),
+        phrase=_when_phrase,
+        unmet=lambda s: _("it is not a %(kind)s") % {"kind": kind_label(s.trigger_kind)},
+    ),
+    Condition(
+        key="wellbeing_concern",
+        applies=lambda s: s.requires_wellbeing_concern,
+        where=lambda s, now: Q(wellbeing_concern=True),
+        phrase=lambda s: _("if a wellbeing concern was flagged"),
+        unmet=lambda s: _("no wellbeing concern was flagged"),
+    ),
+    Condition(
+        key="followed_up",
+        applies=lambda s: s.skip_if_followed_up,
+        where=_not_followed_up,
+        phrase=lambda s: _("unless a later activity has been logged for the same contact"),
+        unmet=lambda s: _("cancelled: a later activity was logged for the same contact"),
+    ),
+    Condition(
+        key="chapter",
+        applies=lambda s: s.chapter_id is not None,
+        where=lambda s, now: Q(peer_mentor__chapter_id=s.chapter_id),
+        phrase=_chapter_phrase,
+        unmet=lambda s: _("the mentor is not in %(chapter)s") % {"chapter": s.chapter},
+    ),
+    Condition(
+        key="mentor_active",
+        applies=_always,
+        where=lambda s, now: Q(peer_mentor__is_active=True),
+        phrase=_nothing,
+        unmet=lambda s: _("the mentor is inactive"),
+    ),
+    Condition(
+        key="paused",
+        applies=_always,
+        where=lambda s, now: (
+            Q(peer_mentor__prompts_paused_until__isnull=True)
+            | Q(peer_mentor__prompts_paused_until__lte=now)
+        ),
+        phrase=_nothing,
+        unmet=lambda s: _("the mentor's prompts are paused"),
+        defers=True,
+    ),
+    Condition(
+        key="window",
+        applies=_always,
+        where=_window,
+        phrase=lambda s: _("at most %(lookback)s late") % {"lookback": _days(s.lookback_days)},
+        unmet=lambda s: _("not due now (before its due time or too late)"),
+    ),
+    Condition(
+        key="not_prompted",
+        applies=_always,
+        where=_not_prompted,
+        phrase=_nothing,
+        unmet=lambda s: _("already prompted"),
+    ),
+)
+
+
+def conditions_for(scenario: Scenario) -> Iterator[Condition]:
+    return (c for c in CONDITIONS if c.applies(scenario))
+
+
+def describe(scenario: Scenario) -> str:
+    """The rule in one sentence, built from the same conditions the query uses."""
+    phrases = [c.phrase(scenario) for c in conditions_for(scenario)]
+    sentence = ", ".join(p for p in phrases if p)
+    return sentence + "."
+
+
+def due_activities(
+    scenario: Scenario, now: datetime, *, with_deferred: bool = False
+) -> QuerySet[Activity]:
+    """Activities for which `scenario` is due at `now` and not yet prompted: one query.
+
+    With `with_deferred`, activities held back only by a deferring condition
+    are kept, each annotated `meets_<key>` so the caller can count them.
+    """
+    qs = Activity.objects.all()
+    for condition in conditions_for(scenario):
+        where = condition.where(scenario, now)
+        if condition.defers and with_deferred:
+            qs = qs.annotate(
+                **{f"meets_{condition.key}": ExpressionWrapper(where, output_field=BooleanField())}
+            )
+        else:
+            qs = qs.filter(where)
+    return qs
+
+
+def due_prompts(scenario: Scenario, now: datetime, chunk_size: int = 2000) -> Iterator[DuePrompt]:
+    """Stream the scenario's due (and deferred) prompts, oldest due first, in one query."""
+    delay = delay_of(scenario)
+    deferring = [c.key for c in conditions_for(scenario) if c.defers]
+    rows = (
+        due_activities(scenario, now, with_deferred=True)
+        .order_by("occurred_at", "pk")
+        .values_list("pk", "peer_mentor_id", "occurred_at", *(f"meets_{k}" for k in deferring))
+        .iterator(chunk_size=chunk_size)
+    )
+    for activity_id, peer_mentor_id, occurred_at, *meets in rows:
+        held_by = next((key for key, ok in zip(deferring, meets, strict=True) if not ok), None)
+        yield DuePrompt(
+            peer_mentor_id, scenario.pk, activity_id, occurred_at + delay, held_by=held_by
+        )

@@ -1,0 +1,11 @@
+"""Loaded before Django settings (see pyproject's addopts): safe test defaults."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("PUSH_BACKEND", "locmem")
+os.environ.setdefault("QUIET_HOURS", "")
+os.environ.setdefault("MAX_PROMPTS_PER_MENTOR_PER_DAY", "0")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
