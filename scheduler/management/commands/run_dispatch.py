@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import threading
 from typing import Any
 
@@ -10,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
 from scheduler.models import DispatchRun, Scenario
 from scheduler.pipeline import DispatchSummary, run_dispatch
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         def progress(message: str) -> None:
             # Progress is for people: stderr, so stdout stays one JSON object.
             if not as_json or options["verbosity"] > 1:
-                sys.stderr.write(message + "\n")
+                self.stderr.write(message)
 
         backend = None
         try:
@@ -87,7 +87,7 @@ def human_summary(summary: DispatchSummary, *, dry_run: bool) -> str:
         )
     for reason, count in sorted(summary.deferred.items()):
         until = (
-            f" until {summary.deferred_until:%Y-%m-%d %H:%M}"
+            f" until {timezone.localtime(summary.deferred_until):%Y-%m-%d %H:%M}"
             if reason == "quiet_hours" and summary.deferred_until
             else ""
         )

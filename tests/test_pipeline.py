@@ -1,0 +1,234 @@
+"""run_dispatch against the database with the in-memory backend."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from scheduler.claims import Ledger, mark_in_doubt
+from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus
+from scheduler.pipeline import DispatchSummary, run_dispatch
+from scheduler.push import SendOutcome, locmem
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.get_fixed_timezone(60))
+DAY = timedelta(days=1)
+
+
+def due_setup(n: int = 3):
+    s = f.scenario()
+    mentors = [f.mentor() for _ in range(n)]
+    activities = [f.activity(m, occurred_at=NOW - 3 * DAY) for m in mentors]
+    return s, mentors, activities
+
+
+def test_it_sends_each_due_prompt_and_records_it() -> None:
+    s, mentors, activities = due_setup(3)
+
+    summary = run_dispatch(now=NOW)
+
+    assert summary == DispatchSummary(3, 0, 0)
+    assert {m.peer_mentor_id for m in locmem.outbox} == {m.pk for m in mentors}
+    rows = PromptHistory.objects.all()
+    assert {(r.peer_mentor_id, r.scenario_id, r.activity_id) for r in rows} == {
+        (m.pk, s.pk, a.pk) for m, a in zip(mentors, activities, strict=True)
+    }
+    for row in rows:
+        assert row.status == PromptStatus.DISPATCHED
+        assert row.dispatched_at is not None and row.attempts == 1
+        assert row.due_at == NOW
+        assert row.rule_sentence.startswith("Send 3 days after a first contact")
+        assert (row.title, row.body) == (s.title, s.body)
+
+
+def test_it_never_sends_a_prompt_twice_across_runs() -> None:
+    due_setup(2)
+    run_dispatch(now=NOW)
+    second = run_dispatch(now=NOW + timedelta(hours=1))
+    assert second == DispatchSummary(0, 0, 0)
+    assert len(locmem.outbox) == 2
+
+
+def test_it_stores_the_summary_on_a_dispatch_run() -> None:
+    due_setup(2)
+    run_dispatch(now=NOW, trigger=DispatchRun.Trigger.SCHEDULE)
+    run = DispatchRun.objects.get()
+    assert (run.trigger, run.dispatched, run.failed, run.skipped) == ("schedule", 2, 0, 0)
+    assert run.finished_at is not None and run.error == ""
+    assert set(run.prompts.values_list("status", flat=True)) == {PromptStatus.DISPATCHED}
+
+
+def test_it_writes_nothing_on_a_dry_run() -> None:
+    due_setup(2)
+    summary = run_dispatch(dry_run=True, now=NOW)
+    assert len(summary.prompts) == 2
+    assert PromptHistory.objects.count() == 0
+    assert DispatchRun.objects.count() == 0
+    assert locmem.outbox == []
+
+
+def test_it_skips_a_mentor_without_an_active_device() -> None:
+    s = f.scenario()
+    m = f.mentor(tokens=1)
+    DeviceToken.objects.filter(peer_mentor=m).update(is_active=False)
+    f.activity(m, occurred_at=NOW - 3 * DAY)
+
+    assert run_dispatch(now=NOW) == DispatchSummary(0, 0, 1)
+    row = PromptHistory.objects.get(scenario=s)
+    assert (row.status, row.last_error) == (PromptStatus.SKIPPED, "No active device.")
+    assert locmem.outbox == []
+
+
+def test_it_sends_to_every_active_device() -> None:
+    f.scenario()
+    m = f.mentor(tokens=2)
+    f.activity(m, occurred_at=NOW - 3 * DAY)
+    run_dispatch(now=NOW)
+    assert sorted(msg.device_token for msg in locmem.outbox) == sorted(
+        m.device_tokens.values_list("token", flat=True)
+    )
+
+
+def test_it_only_evaluates_the_scenario_asked_for() -> None:
+    s, _, _ = due_setup(1)
+    other = f.scenario()
+    assert run_dispatch(now=NOW, scenario_id=other.pk).dispatched == 1
+    assert {msg.scenario_id for msg in locmem.outbox} == {other.pk}
+    assert not PromptHistory.objects.filter(scenario=s).exists()
+
+
+def test_it_retries_a_transient_failure_in_a_later_run(settings) -> None:
+    settings.DISPATCH_RETRY_BASE_SECONDS = 60
+    f.scenario()
+    m = f.mentor()
+    f.activity(m, occurred_at=NOW - 3 * DAY)
+    token = m.device_tokens.get().token
+    locmem.scripted[token] = [SendOutcome.transient("503 Service Unavailable")]
+
+    with time_machine.travel(NOW, tick=False) as clock:
+        first = run_dispatch()
+        row = PromptHistory.objects.get()
+        assert (first.retrying, row.status, row.attempts) == (1, PromptStatus.RETRY, 1)
+        assert NOW + timedelta(seconds=30) <= row.next_attempt_at <= NOW + timedelta(seconds=60)
+
+        clock.shift(timedelta(seconds=10))
+        assert run_dispatch().dispatched == 0  # not yet
+        clock.shift(timedelta(minutes=2))
+        assert run_dispatch().dispatched == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts, len(locmem.outbox)) == (PromptStatus.DISPATCHED, 2, 2)
+    assert PromptHistory.objects.count() == 1
+
+
+def test_it_fails_a_prompt_once_its_attempts_are_used_up(settings) -> None:
+    settings.DISPATCH_MAX_ATTEMPTS = 2
+    f.scenario()
+    m = f.mentor()
+    f.activity(m, occurred_at=NOW - 3 * DAY)
+    locmem.scripted[m.device_tokens.get().token] = [SendOutcome.transient("503")] * 5
+
+    with time_machine.travel(NOW, tick=False) as clock:
+        run_dispatch()
+        clock.shift(timedelta(hours=2))
+        summary = run_dispatch()
+
+    row = PromptHistory.objects.get()
+    assert (summary.failed, row.status, row.attempts, row.last_error) == (1, "failed", 2, "503")
+
+
+def test_it_deactivates_a_token_the_service_calls_dead() -> None:
+    f.scenario()
+    m = f.mentor(tokens=2)
+    f.activity(m, occurred_at=NOW - 3 * DAY)
+    dead, alive = m.device_tokens.order_by("pk")
+    locmem.scripted[dead.token] = [SendOutcome.permanent("UNREGISTERED", token_invalid=True)]
+
+    assert run_dispatch(now=NOW).dispatched == 1
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert (dead.is_active, dead.deactivation_reason) == (False, "UNREGISTERED")
+    assert dead.deactivated_at is not None and alive.is_active
+
+
+def test_it_takes_over_a_claim_a_crashed_run_never_started(settings) -> None:
+    settings.DISPATCH_STALE_CLAIM_SECONDS = 600
+    s, (m,), (a,) = due_setup(1)
+    dead_run = DispatchRun.objects.create(trigger="command", started_at=NOW)
+    PromptHistory.objects.create(
+        peer_mentor=m,
+        scenario=s,
+        activity=a,
+        status="pending",
+        run=dead_run,
+        claimed_at=NOW,
+        due_at=NOW,
+    )
+    assert run_dispatch(now=NOW + timedelta(minutes=5)).dispatched == 0  # may still be alive
+    assert run_dispatch(now=NOW + timedelta(minutes=11)).dispatched == 1
+    assert len(locmem.outbox) == 1
+
+
+def test_it_flags_prompts_that_were_in_flight_when_a_run_died(settings) -> None:
+    settings.DISPATCH_STALE_CLAIM_SECONDS = 600
+    s, (m,), (a,) = due_setup(1)
+    PromptHistory.objects.create(
+        peer_mentor=m,
+        scenario=s,
+        activity=a,
+        status="pending",
+        claimed_at=NOW,
+        sending_started_at=NOW,
+        attempts=1,
+        due_at=NOW,
+    )
+    summary = run_dispatch(now=NOW + timedelta(minutes=11))
+    row = PromptHistory.objects.get()
+    assert (summary.in_doubt, row.status, row.needs_review) == (1, "failed", True)
+    assert locmem.outbox == []  # at most once: never resent
+
+
+def test_it_does_not_flag_a_send_that_is_still_fresh(settings) -> None:
+    settings.DISPATCH_STALE_CLAIM_SECONDS = 600
+    s, (m,), (a,) = due_setup(1)
+    PromptHistory.objects.create(
+        peer_mentor=m, scenario=s, activity=a, status="pending", sending_started_at=NOW
+    )
+    assert mark_in_doubt(NOW + timedelta(minutes=5)) == 0
+
+
+def test_it_only_sends_rows_it_claimed_itself() -> None:
+    s, (m1, m2), (a1, a2) = due_setup(2)
+    other_run = DispatchRun.objects.create(trigger="command")
+    # Another run inserted this row a moment ago: the claim is theirs.
+    PromptHistory.objects.create(
+        peer_mentor=m1, scenario=s, activity=a1, status="pending", run=other_run, claimed_at=NOW
+    )
+    run = DispatchRun.objects.create(trigger="command")
+    ledger = Ledger(run, {s.pk: s})
+    from scheduler.rules import DuePrompt
+
+    claimed = ledger.claim(
+        [DuePrompt(m1.pk, s.pk, a1.pk, NOW), DuePrompt(m2.pk, s.pk, a2.pk, NOW)], NOW
+    )
+    assert [c.activity_id for c in claimed] == [a2.pk]
+
+
+def test_it_gives_back_unsent_claims_when_asked_to_stop(settings) -> None:
+    settings.DISPATCH_CONCURRENCY = 1
+    settings.DISPATCH_BATCH_SIZE = 10
+    due_setup(5)
+    stop = threading.Event()
+    stop.set()  # SIGTERM arrived before the first send
+
+    summary = run_dispatch(now=NOW, stop=stop)
+
+    assert summary.dispatched == 0 and locmem.outbox == []
+    assert PromptHistory.objects.count() == 0  # released, due again
+    assert run_dispatch(now=NOW).dispatched == 5
+    assert "Stopped early" in DispatchRun.objects.order_by("pk").first().error
