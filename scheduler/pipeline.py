@@ -24,7 +24,7 @@ from scheduler import claims, delivery, policy
 from scheduler.claims import ClaimedPrompt, Ledger
 from scheduler.models import DeviceToken, DispatchRun, PromptStatus, Scenario
 from scheduler.push import BasePushBackend, get_backend
-from scheduler.rules import DuePrompt, due_prompts
+from scheduler.rules import DuePrompt, due_prompts, too_late_activities
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class DispatchSummary:
     deferred: dict[str, int] = field(default_factory=dict)
     deferred_until: datetime | None = None
     prompts: tuple[DuePrompt, ...] = ()  # what a dry run would send
+    too_late: int = 0  # a dry run: never sent, left the lookback in the last day
 
     def as_dict(self, *, dry_run: bool = False) -> dict[str, object]:
         data: dict[str, object] = {
@@ -53,6 +54,7 @@ class DispatchSummary:
             "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None,
         }
         if dry_run:
+            data["too_late"] = self.too_late
             data["prompts"] = [
                 {
                     "peer_mentor_id": p.peer_mentor_id,
@@ -72,7 +74,7 @@ class Tally:
     deferred_until: datetime | None = None
     in_doubt: int = 0
 
-    def summary(self, prompts: Sequence[DuePrompt] = ()) -> DispatchSummary:
+    def summary(self, prompts: Sequence[DuePrompt] = (), too_late: int = 0) -> DispatchSummary:
         return DispatchSummary(
             dispatched=self.counts[PromptStatus.DISPATCHED],
             failed=self.counts[PromptStatus.FAILED],
@@ -82,6 +84,7 @@ class Tally:
             deferred=dict(self.deferred),
             deferred_until=self.deferred_until,
             prompts=tuple(prompts),
+            too_late=too_late,
         )
 
 
@@ -102,8 +105,9 @@ def run_dispatch(
     tally = Tally()
     if dry_run:
         would_send = list(admit(evaluate(scenarios, now), now, tally))
+        too_late = sum(too_late_activities(s, now).count() for s in scenarios.values())
         say(f"dry run: {len(would_send)} prompt(s) would be sent, nothing written")
-        return tally.summary(would_send)
+        return tally.summary(would_send, too_late)
 
     backend = backend or get_backend(concurrency=settings.DISPATCH_CONCURRENCY)
     run = DispatchRun.objects.create(trigger=trigger, started_at=now)

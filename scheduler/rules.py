@@ -205,6 +205,22 @@ def due_activities(
     return qs
 
 
+def too_late_activities(
+    scenario: Scenario, now: datetime, *, within: timedelta = timedelta(days=1)
+) -> QuerySet[Activity]:
+    """Never-prompted activities whose due time left the lookback during `within` before now."""
+    oldest_due = now - lookback_of(scenario)
+    expired = Q(
+        occurred_at__gte=oldest_due - within - delay_of(scenario),
+        occurred_at__lt=oldest_due - delay_of(scenario),
+    )
+    qs = Activity.objects.filter(expired)
+    for condition in conditions_for(scenario):
+        if condition.key != "window" and not condition.defers:
+            qs = qs.filter(condition.where(scenario, now))
+    return qs
+
+
 def due_prompts(scenario: Scenario, now: datetime, chunk_size: int = 2000) -> Iterator[DuePrompt]:
     """Stream the scenario's due (and deferred) prompts, oldest due first, in one query."""
     delay = delay_of(scenario)

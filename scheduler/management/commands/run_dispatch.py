@@ -80,6 +80,10 @@ def human_summary(summary: DispatchSummary, *, dry_run: bool) -> str:
             f"  mentor {p.peer_mentor_id}, scenario {p.scenario_id}, activity {p.activity_id}, due {p.due_at:%Y-%m-%d %H:%M}"
             for p in summary.prompts
         ]
+        if summary.too_late:
+            lines.append(
+                f"Too late (left the lookback in the last day, never sent): {summary.too_late}."
+            )
     else:
         lines.append(
             f"Dispatched {summary.dispatched}, failed {summary.failed}, skipped {summary.skipped}, "
