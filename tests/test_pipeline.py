@@ -43,7 +43,7 @@ def test_it_sends_each_due_prompt_and_records_it() -> None:
         assert row.status == PromptStatus.DISPATCHED
         assert row.dispatched_at is not None and row.attempts == 1
         assert row.due_at == NOW
-        assert row.rule_sentence.startswith("Send 3 days after a first contact")
+        assert row.rule_sentence.startswith("Send 3 dager etter førstekontakt")  # LANGUAGE_CODE nb
         assert (row.title, row.body) == (s.title, s.body)
 
 

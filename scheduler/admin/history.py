@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from scheduler import charts
+from scheduler.admin.base import ChapterScopedAdmin, ReadOnlyMixin
+from scheduler.models import PromptHistory, PromptStatus
+
+RETRY_PERMISSION = "scheduler.run_dispatch_now"
+CSV_COLUMNS = [
+    "id",
+    "created_at",
+    "due_at",
+    "dispatched_at",
+    "status",
+    "attempts",
+    "needs_review",
+    "peer_mentor",
+    "chapter",
+    "scenario",
+    "rule_sentence",
+    "title",
+    "last_error",
+]
+
+
+@admin.register(PromptHistory)
+class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
+    chapter_path = "peer_mentor__chapter"
+    list_display = [
+        "created_at",
+        "peer_mentor",
+        "scenario",
+        "status",
+        "attempts",
+        "dispatched_at",
+        "needs_review",
+    ]
+    list_filter = [
+        "status",
+        ("scenario", admin.RelatedOnlyFieldListFilter),
+        ("peer_mentor__chapter", admin.RelatedOnlyFieldListFilter),
+        "needs_review",
+    ]
+    list_select_related = ["peer_mentor", "scenario"]
+    date_hierarchy = "created_at"
+    search_fields = ["peer_mentor__name"]
+    actions = ["retry_failed", "export_csv"]
+    fieldsets = [
+        (None, {"fields": ["peer_mentor", "scenario", "activity", "status", "needs_review"]}),
+        (
+            _("What was sent"),
+            {"fields": ["rule_sentence", "title", "body"]},
+        ),
+        (
+            _("Delivery"),
+            {
+                "fields": [
+                    "created_at",
+                    "due_at",
+                    "dispatched_at",
+                    "attempts",
+                    "next_attempt_at",
+                    "last_error",
+                    "run",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f for _name, options in self.fieldsets for f in options["fields"]]
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(RETRY_PERMISSION)
+
+    @admin.action(description=_("Retry selected failed prompts"), permissions=["retry"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[PromptHistory]) -> None:
+        selected = queryset.count()
+        # The same row goes back to "to retry": the unique triple never gets a second row,
+        # and the next run takes it over with its usual compare-and-set.
+        retried = queryset.filter(status=PromptStatus.FAILED).update(
+            status=PromptStatus.RETRY, next_attempt_at=timezone.now(), needs_review=False
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d failed prompt will be retried by the next dispatch run.",
+                "%(count)d failed prompts will be retried by the next dispatch run.",
+                retried,
+            )
+            % {"count": retried},
+            messages.SUCCESS if retried else messages.WARNING,
+        )
+        if selected > retried:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d selected prompt was not failed and was left as it is.",
+                    "%(count)d selected prompts were not failed and were left as they are.",
+                    selected - retried,
+                )
+                % {"count": selected - retried},
+                messages.INFO,
+            )
+
+    @admin.action(description=_("Export selected as CSV"), permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[PromptHistory]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="prompt-history.csv"'
+        writer = csv.writer(response)
+        writer.writerow(CSV_COLUMNS)
+        rows = queryset.select_related("peer_mentor__chapter", "scenario").order_by("-created_at")
+        for prompt in rows.iterator(chunk_size=2000):
+            writer.writerow([safe_cell(value) for value in csv_row(prompt)])
+        return response
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        daily = charts.prompts_per_day(self.get_queryset(request), timezone.now())
+        extra = {"chart": charts.stacked_bars(daily), "chart_total": daily.total}
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+
+def csv_row(prompt: PromptHistory) -> list[object]:
+    def stamp(value: Any) -> str:
+        return timezone.localtime(value).isoformat() if value else ""
+
+    return [
+        prompt.pk,
+        stamp(prompt.created_at),
+        stamp(prompt.due_at),
+        stamp(prompt.dispatched_at),
+        prompt.status,
+        prompt.attempts,
+        prompt.needs_review,
+        prompt.peer_mentor.name,
+        prompt.peer_mentor.chapter.name,
+        prompt.scenario.name,
+        prompt.rule_sentence,
+        prompt.title,
+        prompt.last_error,
+    ]
+
+
+def safe_cell(value: object) -> object:
+    """Spreadsheets run cells starting with = + - @ as formulas; quote those."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

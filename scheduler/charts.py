@@ -1,0 +1,129 @@
+"""Prompts per day by status, as an inline SVG drawn on the server (no scripts, no CDN)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from scheduler.models import PromptHistory, PromptStatus
+
+CHART_DAYS = 30
+COLOURS = {
+    PromptStatus.DISPATCHED: "#2e7d32",
+    PromptStatus.PENDING: "#9e9e9e",
+    PromptStatus.RETRY: "#f9a825",
+    PromptStatus.FAILED: "#c62828",
+    PromptStatus.SKIPPED: "#5c6bc0",
+}
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP, LEGEND = 720, 200, 36, 24, 8, 24
+
+
+@dataclass(frozen=True)
+class DailyCounts:
+    days: list[date]
+    counts: dict[date, dict[str, int]]
+
+    @property
+    def peak(self) -> int:
+        return max((sum(c.values()) for c in self.counts.values()), default=0)
+
+    @property
+    def total(self) -> int:
+        return sum(sum(c.values()) for c in self.counts.values())
+
+
+def prompts_per_day(
+    history: QuerySet[PromptHistory], now: datetime, days: int = CHART_DAYS
+) -> DailyCounts:
+    """One aggregate query: rows per local day and status over the last `days` days."""
+    today = timezone.localdate(now)
+    first = today - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
+    rows = (
+        history.filter(created_at__gte=start)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts: dict[date, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        counts[row["day"]][row["status"]] = row["n"]
+    return DailyCounts([first + timedelta(days=i) for i in range(days)], dict(counts))
+
+
+def stacked_bars(data: DailyCounts) -> SafeString:
+    peak = max(data.peak, 1)
+    plot_height = HEIGHT - BOTTOM - TOP
+    slot = (WIDTH - LEFT) / len(data.days)
+    bars = []
+    for index, day in enumerate(data.days):
+        x = LEFT + index * slot + 1
+        y = HEIGHT - BOTTOM
+        for status in COLOURS:
+            n = data.counts.get(day, {}).get(status, 0)
+            if not n:
+                continue
+            h = n / peak * plot_height
+            y -= h
+            bars.append(_rect(x, y, slot - 2, h, status, day, n))
+        if index % 5 == 0:
+            label = formats.date_format(day, "d.m")
+            bars.append(
+                format_html(
+                    '<text x="{}" y="{}" font-size="10">{}</text>', f"{x:.1f}", HEIGHT - 8, label
+                )
+            )
+    axis = format_html(
+        '<text x="0" y="{}" font-size="10">{}</text><text x="0" y="{}" font-size="10">0</text>',
+        TOP + 10,
+        peak,
+        HEIGHT - BOTTOM,
+    )
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" role="img" class="prompt-chart" '
+        'viewBox="0 0 {w} {h}" width="100%" aria-label="{label}"><title>{label}</title>'
+        "{axis}{bars}{legend}</svg>",
+        w=WIDTH,
+        h=HEIGHT + LEGEND,
+        label=_("Prompts per day, last %(days)d days") % {"days": len(data.days)},
+        axis=axis,
+        bars=SafeString("".join(bars)),
+        legend=_legend(),
+    )
+
+
+def _rect(x: float, y: float, w: float, h: float, status: str, day: date, n: int) -> SafeString:
+    tip = f"{formats.date_format(day, 'SHORT_DATE_FORMAT')}: {n} {PromptStatus(status).label}"
+    return format_html(
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" '
+        'data-status="{}"><title>{}</title></rect>',
+        f"{x:.1f}",
+        f"{y:.1f}",
+        f"{w:.1f}",
+        f"{h:.1f}",
+        COLOURS[status],
+        status,
+        tip,
+    )
+
+
+def _legend() -> SafeString:
+    step = WIDTH // len(COLOURS)
+    return format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="10" height="10" fill="{}"></rect>'
+        '<text x="{}" y="{}" font-size="11">{}</text>',
+        (
+            (i * step + LEFT, HEIGHT + 6, colour, i * step + LEFT + 14, HEIGHT + 15, status.label)
+            for i, (status, colour) in enumerate(COLOURS.items())
+        ),
+    )

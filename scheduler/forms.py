@@ -1,0 +1,95 @@
+"""Forms coordinators fill in: a scenario, and the two previews of one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin import widgets as admin_widgets
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from scheduler import access
+from scheduler.models import ActivityKind, Scenario
+
+DRY_RUN_DAYS_DEFAULT = 30
+DRY_RUN_DAYS_MAX = 90
+
+
+class ScenarioForm(forms.ModelForm):
+    """Plain fields with help texts; the chapter is limited to the user's own."""
+
+    class Meta:
+        model = Scenario
+        fields = [
+            "name",
+            "is_enabled",
+            "chapter",
+            "trigger_kind",
+            "delay_days",
+            "requires_wellbeing_concern",
+            "skip_if_followed_up",
+            "lookback_days",
+            "title",
+            "body",
+        ]
+        widgets = {"body": forms.Textarea(attrs={"rows": 3, "maxlength": 240})}
+        help_texts = {
+            "name": _("Only coordinators see the name."),
+            "is_enabled": _("Prompts are sent only for enabled scenarios."),
+            "requires_wellbeing_concern": _(
+                "Only prompt when the mentor flagged a wellbeing concern on the activity."
+            ),
+            "title": _("Shown in bold on the mentor's phone (at most 65 characters)."),
+            "body": _("The message text on the mentor's phone (at most 240 characters)."),
+        }
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        chapter = self.fields.get("chapter")
+        if chapter is not None and user is not None and not access.sees_everything(user):
+            chapter.queryset = access.chapters_for(user)
+            chapter.required = True
+            chapter.empty_label = None
+            chapter.help_text = _("The chapter whose mentors get this prompt.")
+
+
+class SimulationForm(forms.Form):
+    """A test activity described by the coordinator; never saved."""
+
+    kind = forms.ChoiceField(label=_("kind"), choices=ActivityKind.choices)
+    occurred_at = forms.SplitDateTimeField(
+        label=_("occurred at"), widget=admin_widgets.AdminSplitDateTime
+    )
+    wellbeing_concern = forms.BooleanField(label=_("wellbeing concern flagged"), required=False)
+    followed_up = forms.BooleanField(
+        label=_("followed up"),
+        required=False,
+        help_text=_("The mentor logged a later activity for the same contact before the due time."),
+    )
+
+    prefix = "sim"
+
+    def __init__(self, *args: Any, scenario: Scenario, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "kind": scenario.trigger_kind,
+                "occurred_at": timezone.localtime().replace(second=0, microsecond=0),
+                "wellbeing_concern": scenario.requires_wellbeing_concern,
+            },
+        )
+        super().__init__(*args, **kwargs)
+
+
+class DryRunForm(forms.Form):
+    days = forms.IntegerField(
+        label=_("days back"),
+        min_value=1,
+        max_value=DRY_RUN_DAYS_MAX,
+        initial=DRY_RUN_DAYS_DEFAULT,
+        help_text=_("How many days back to count the prompts this scenario would have sent."),
+    )
+
+    prefix = "dry"

@@ -1,0 +1,88 @@
+"""Preview (b): what a scenario would prompt on real data, without sending anything.
+
+Both parts use the conditions of `scheduler.rules`: the "now" part is
+`due_activities`, the query the pipeline runs; the history part evaluates the
+same conditions at daily steps over the last N days, in one query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from scheduler import access, policy
+from scheduler.access import User
+from scheduler.models import Activity, PromptHistory, Scenario
+from scheduler.rules import conditions_for, delay_of, due_activities, lookback_of
+
+SHOWN_ROWS = 50
+
+
+@dataclass(frozen=True)
+class DueRow:
+    activity: Activity
+    due_at: datetime
+    held_by: str | None
+
+
+@dataclass(frozen=True)
+class DryRun:
+    due: list[DueRow]
+    due_total: int
+    quiet_until: datetime | None
+    days: int
+    would_have_sent: int
+    already_prompted: int
+
+
+def dry_run(scenario: Scenario, user: User, now: datetime, days: int) -> DryRun:
+    scoped = access.in_chapters(user, "peer_mentor__chapter")
+    due = due_activities(scenario, now, with_deferred=True).filter(scoped)
+    past = produced_over(scenario, now, days).filter(scoped)
+    prompted = PromptHistory.objects.filter(scenario_id=scenario.pk, activity_id=OuterRef("pk"))
+    return DryRun(
+        due=due_rows(scenario, due),
+        due_total=due.count(),
+        quiet_until=policy.quiet_hours_end(now),
+        days=days,
+        would_have_sent=past.count(),
+        already_prompted=past.filter(Exists(prompted)).count(),
+    )
+
+
+def due_rows(scenario: Scenario, due: QuerySet[Activity]) -> list[DueRow]:
+    deferring = [c.key for c in conditions_for(scenario) if c.defers]
+    rows = due.select_related("peer_mentor__chapter").order_by("occurred_at", "pk")[:SHOWN_ROWS]
+    return [
+        DueRow(
+            activity=a,
+            due_at=a.occurred_at + delay_of(scenario),
+            held_by=next((k for k in deferring if not getattr(a, f"meets_{k}")), None),
+        )
+        for a in rows
+    ]
+
+
+def produced_over(scenario: Scenario, now: datetime, days: int) -> QuerySet[Activity]:
+    """Activities the scenario would have prompted for at one of the daily steps.
+
+    Already prompted ones are kept (the caller counts them), and deferring
+    conditions are left out: a held-back prompt is sent later, not dropped.
+    """
+    conditions = [c for c in conditions_for(scenario) if c.key != "not_prompted" and not c.defers]
+    steps = [now - timedelta(days=step) for step in range(days)]
+
+    def due_at(moment: datetime) -> Q:
+        return reduce(lambda q, c: q & c.where(scenario, moment), conditions, Q())
+
+    earliest = steps[-1] - delay_of(scenario) - lookback_of(scenario)
+    latest = now - delay_of(scenario)
+    return Activity.objects.filter(
+        reduce(or_, (due_at(s) for s in steps)),
+        occurred_at__gte=earliest,
+        occurred_at__lte=latest,
+    )

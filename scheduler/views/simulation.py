@@ -1,0 +1,88 @@
+"""Preview (a): what one described test activity would lead to.
+
+The test activity is written inside a transaction that is always rolled back,
+so the verdict comes from the very queries the scheduler runs and nothing is
+left behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from scheduler import explain
+from scheduler.models import Activity, ActivityKind, Chapter, DeviceToken, PeerMentor, Scenario
+from scheduler.rules import delay_of
+
+FOLLOW_UP_AFTER = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class TestActivity:
+    kind: str
+    occurred_at: datetime
+    wellbeing_concern: bool
+    followed_up: bool
+
+
+@dataclass(frozen=True)
+class Simulation:
+    verdict: explain.Verdict
+    evaluated_at: datetime
+    message: str
+    would_send: bool
+
+
+class _Rollback(Exception):
+    pass
+
+
+def simulate(scenario: Scenario, test: TestActivity, now: datetime) -> Simulation:
+    """The verdict for `test` at its due time (or now, if that is later)."""
+    outcome: Simulation | None = None
+    try:
+        with transaction.atomic():
+            activity, follow_up_at = _sandbox(scenario, test)
+            at = max(now, activity.occurred_at + delay_of(scenario), follow_up_at or now)
+            verdict = explain.verdict_for(activity, scenario, at, None, has_device=True)
+            outcome = Simulation(verdict, at, _message(verdict, at, now), verdict.is_due)
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert outcome is not None
+    return outcome
+
+
+def _sandbox(scenario: Scenario, test: TestActivity) -> tuple[Activity, datetime | None]:
+    chapter = scenario.chapter or Chapter.objects.create(name=f"preview-{uuid.uuid4()}")
+    mentor = PeerMentor.objects.create(name="preview", chapter=chapter)
+    DeviceToken.objects.create(peer_mentor=mentor, token=f"preview-{uuid.uuid4()}")
+    activity = Activity.objects.create(
+        peer_mentor=mentor,
+        contact_ref="preview",
+        kind=test.kind,
+        occurred_at=test.occurred_at,
+        wellbeing_concern=test.wellbeing_concern,
+    )
+    if not test.followed_up:
+        return activity, None
+    follow_up_at = test.occurred_at + FOLLOW_UP_AFTER
+    Activity.objects.create(
+        peer_mentor=mentor,
+        contact_ref="preview",
+        kind=ActivityKind.FOLLOW_UP,
+        occurred_at=follow_up_at,
+    )
+    return activity, follow_up_at
+
+
+def _message(verdict: explain.Verdict, at: datetime, now: datetime) -> str:
+    if not verdict.is_due:
+        return verdict.message
+    if at > now:
+        return _("Would be sent on %(date)s.") % {"date": explain.when(at)}
+    return _("Would be sent now, by the next dispatch run.")
