@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from scheduler.push import BACKEND_ALIASES, backend_path
 
 REQUIRED_SETTINGS = {
-    "supabase": ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_FUNCTION_NAME"],
-    "fcm": ["FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE", "FCM_API_URL"],
+    BACKEND_ALIASES["supabase"]: [
+        "SUPABASE_URL",
+        "SUPABASE_SERVICE_ROLE_KEY",
+        "SUPABASE_FUNCTION_NAME",
+    ],
+    BACKEND_ALIASES["fcm"]: ["FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE", "FCM_API_URL"],
 }
 
 
 @register()
 def check_push_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     name = settings.PUSH_BACKEND
+    path = backend_path(name)
     try:
-        import_string(backend_path(name))
+        import_string(path)
     except ImportError:
         return [
             Error(
@@ -29,12 +36,57 @@ def check_push_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                 id="scheduler.E001",
             )
         ]
-    return [
+    missing = [
         Error(
             f"PUSH_BACKEND is {name!r} but {setting} is not set.",
             hint=f"Set {setting} in the environment or .env.",
             id="scheduler.E002",
         )
-        for setting in REQUIRED_SETTINGS.get(name, [])
-        if not getattr(settings, setting, "")
+        for setting in REQUIRED_SETTINGS.get(path, [])
+        if not str(getattr(settings, setting, "")).strip()
+    ]
+    if missing:
+        return missing
+    if path == BACKEND_ALIASES["fcm"]:
+        return check_fcm_credentials(settings.FCM_CREDENTIALS_FILE)
+    if path == BACKEND_ALIASES["supabase"]:
+        return check_supabase_url(settings.SUPABASE_URL)
+    return []
+
+
+def check_fcm_credentials(filename: str) -> list[CheckMessage]:
+    from scheduler.push.fcm import load_credentials
+
+    if not Path(filename).is_file():
+        return [
+            Error(
+                f"FCM_CREDENTIALS_FILE {filename!r} does not exist.",
+                hint="Download a service-account key (JSON) from the Firebase console: "
+                "Project settings > Service accounts > Generate new private key.",
+                id="scheduler.E003",
+            )
+        ]
+    try:
+        load_credentials(filename)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="FCM needs a service-account key file, not a google-services.json "
+                "or a user's credentials.",
+                id="scheduler.E004",
+            )
+        ]
+    return []
+
+
+def check_supabase_url(url: str) -> list[CheckMessage]:
+    if url.strip().startswith(("https://", "http://")):
+        return []
+    return [
+        Error(
+            f"SUPABASE_URL {url!r} is not an http(s) URL.",
+            hint="It looks like https://<project-ref>.supabase.co",
+            id="scheduler.E005",
+        )
     ]

@@ -1,0 +1,131 @@
+"""What the HTTP backends share: pooled sessions, bounded reads, error texts, Retry-After."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import replace
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+from requests.adapters import HTTPAdapter
+
+from scheduler.models import masked_token
+from scheduler.push.base import SendOutcome
+
+# An error page can be megabytes; what a person needs is in the first few hundred bytes.
+MAX_BODY_BYTES = 64 * 1024
+ERROR_TEXT_LENGTH = 300
+
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def timeouts() -> tuple[float, float]:
+    return settings.PUSH_CONNECT_TIMEOUT_SECONDS, settings.PUSH_READ_TIMEOUT_SECONDS
+
+
+def pooled_adapter(concurrency: int) -> HTTPAdapter:
+    # No automatic retries: a repeated POST could deliver twice; the pipeline retries.
+    size = max(concurrency, 1)
+    return HTTPAdapter(pool_connections=2, pool_maxsize=size, max_retries=0)
+
+
+def mount_pool(session: requests.Session, concurrency: int) -> None:
+    adapter = pooled_adapter(concurrency)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    # A push service has no business setting cookies that later requests would carry.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+
+
+def read_body(response: requests.Response, limit: int = MAX_BODY_BYTES) -> bytes:
+    """At most `limit` bytes of a streamed response, then the response is closed.
+
+    A body read to its end leaves the connection in the pool; one cut short
+    (too big, or broken off by the server) closes it.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=8192):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    except (requests.RequestException, OSError):
+        pass  # the status line already says what happened; a cut-off body only loses detail
+    finally:
+        response.close()
+    return b"".join(chunks)[:limit]
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def error_text(body: bytes, limit: int = ERROR_TEXT_LENGTH) -> str:
+    """A short, readable line from an error body: JSON, an HTML page's title, or plain text."""
+    title = _TITLE.search(body)
+    raw = title.group(1) if title else body
+    text = raw.decode("utf-8", errors="replace")
+    if title or text.lstrip().startswith("<"):
+        text = html.unescape(_TAGS.sub(" ", text))
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """Never let a device token or key echoed back by a server reach the history or logs."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, masked_token(secret))
+    return text
+
+
+def scrub_outcome(outcome: SendOutcome, *secrets: str) -> SendOutcome:
+    if not outcome.error:
+        return outcome
+    return replace(outcome, error=scrub(outcome.error, *secrets))
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - (now or timezone.now())).total_seconds()
+    return max(seconds, 0.0)
+
+
+def network_outcome(service: str, exc: requests.RequestException) -> SendOutcome:
+    """A request that got no answer: worth another try later, except a broken URL."""
+    if isinstance(exc, requests.Timeout):
+        kind = "timed out connecting" if isinstance(exc, requests.ConnectTimeout) else "timed out"
+        return SendOutcome.transient(f"{service}: {kind} ({type(exc).__name__}).")
+    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return SendOutcome.transient(
+            f"{service}: connection failed or dropped ({type(exc).__name__})."
+        )
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+        return SendOutcome.permanent(f"{service}: the configured URL is invalid ({exc}).")
+    return SendOutcome.transient(f"{service}: request failed ({type(exc).__name__}).")

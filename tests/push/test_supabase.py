@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from scheduler.push import Delivery, SendOutcome
+from scheduler.push.http import ERROR_TEXT_LENGTH
+from scheduler.push.supabase import SupabaseBackend
+from tests.loopback import Answer, LoopbackServer
+from tests.push.conftest import SUPABASE_KEY, SUPABASE_PATH
+from tests.push.helpers import message
+
+
+def send_one(answer: Answer | None, server: LoopbackServer, **fields: Any) -> SendOutcome:
+    if answer is not None:
+        server.script(SUPABASE_PATH, answer)
+    with SupabaseBackend(concurrency=2) as backend:
+        return backend.send(message(**fields))
+
+
+def test_it_posts_the_three_ids_to_the_edge_function(supabase: LoopbackServer) -> None:
+    outcome = send_one(None, supabase, token="device-token-xyz98765", mentor_id=12, scenario_id=4)
+
+    assert outcome == SendOutcome.delivered()
+    [request] = supabase.requests
+    assert (request.method, request.path) == ("POST", "/functions/v1/dispatch-scenario-prompt")
+    assert request.json == {
+        "peer_mentor_id": 12,
+        "scenario_id": 4,
+        "device_token": "device-token-xyz98765",
+    }
+
+
+def test_it_authenticates_with_the_service_role_key_in_both_headers(
+    supabase: LoopbackServer,
+) -> None:
+    send_one(None, supabase)
+
+    [request] = supabase.requests
+    assert request.header("Authorization") == f"Bearer {SUPABASE_KEY}"
+    assert request.header("apikey") == SUPABASE_KEY
+    assert request.header("Content-Type") == "application/json"
+
+
+def test_it_uses_the_configured_function_name(push_settings: Any, supabase: LoopbackServer) -> None:
+    push_settings.SUPABASE_FUNCTION_NAME = "another-function"
+    push_settings.SUPABASE_URL = supabase.url + "/"
+    supabase.always("/functions/v1/another-function", Answer(200))
+
+    assert send_one(None, supabase).ok
+    assert [r.path for r in supabase.requests] == ["/functions/v1/another-function"]
+
+
+def test_it_reuses_one_pooled_connection_for_a_run(supabase: LoopbackServer) -> None:
+    with SupabaseBackend(concurrency=2) as backend:
+        for _ in range(5):
+            backend.send(message())
+
+    assert len({r.client_port for r in supabase.requests}) == 1
+
+
+def test_it_sends_from_several_threads_up_to_the_pool_size(supabase: LoopbackServer) -> None:
+    supabase.always(SUPABASE_PATH, Answer(200, delay=0.2))
+    with SupabaseBackend(concurrency=4) as backend, ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(backend.send, [message(token=f"token-{n:08d}") for n in range(8)]))
+
+    assert all(o.ok for o in outcomes)
+    assert supabase.max_in_flight(SUPABASE_PATH) == 4
+    assert len({r.client_port for r in supabase.requests}) <= 4
+    assert sorted(r.json["device_token"] for r in supabase.requests) == [
+        f"token-{n:08d}" for n in range(8)
+    ]
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 204])
+def test_it_counts_any_2xx_as_delivered(supabase: LoopbackServer, status: int) -> None:
+    assert send_one(Answer(status), supabase) == SendOutcome.delivered()
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_it_reports_a_refused_key_as_a_permanent_misconfiguration(
+    supabase: LoopbackServer, status: int
+) -> None:
+    outcome = send_one(Answer(status, {"msg": "Invalid JWT"}), supabase)
+
+    assert outcome.delivery is Delivery.PERMANENT
+    assert "misconfiguration" in outcome.error
+    assert "SUPABASE_SERVICE_ROLE_KEY" in outcome.error
+    assert "Invalid JWT" in outcome.error
+    assert not outcome.token_invalid
+
+
+def test_it_names_the_function_setting_when_the_function_is_missing(
+    supabase: LoopbackServer,
+) -> None:
+    outcome = send_one(Answer(404, {"error": "Requested function was not found"}), supabase)
+
+    assert outcome.delivery is Delivery.PERMANENT
+    assert "SUPABASE_FUNCTION_NAME" in outcome.error
+
+
+@pytest.mark.parametrize("status", [400, 409, 410, 422])
+def test_it_treats_other_client_errors_as_permanent(supabase: LoopbackServer, status: int) -> None:
+    outcome = send_one(Answer(status, {"error": "bad device"}), supabase)
+
+    assert outcome.delivery is Delivery.PERMANENT
+    assert f"HTTP {status}" in outcome.error
+    assert "bad device" in outcome.error
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 546])
+def test_it_treats_server_and_relay_errors_as_transient(
+    supabase: LoopbackServer, status: int
+) -> None:
+    outcome = send_one(Answer(status, {"message": "Relay Error"}), supabase)
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert outcome.retry_after is None
+    assert f"HTTP {status}" in outcome.error
+
+
+def test_it_treats_rate_limiting_as_transient(supabase: LoopbackServer) -> None:
+    outcome = send_one(Answer(429, headers={"Retry-After": "30"}), supabase)
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert outcome.retry_after == 30
+
+
+def test_it_honours_retry_after_in_seconds(supabase: LoopbackServer) -> None:
+    outcome = send_one(Answer(503, headers={"Retry-After": "120"}), supabase)
+
+    assert outcome.retry_after == 120
+
+
+def test_it_honours_retry_after_as_a_date(supabase: LoopbackServer) -> None:
+    when = format_datetime(timezone.now() + timedelta(minutes=10), usegmt=True)
+    outcome = send_one(Answer(503, headers={"Retry-After": when}), supabase)
+
+    assert outcome.retry_after == pytest.approx(600, abs=5)
+
+
+def test_it_ignores_a_garbled_retry_after(supabase: LoopbackServer) -> None:
+    outcome = send_one(Answer(503, headers={"Retry-After": "soon-ish"}), supabase)
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert outcome.retry_after is None
+
+
+def test_it_turns_an_html_gateway_page_into_a_short_error(supabase: LoopbackServer) -> None:
+    page = (
+        "<html><head><title>502 Bad Gateway</title></head><body>"
+        + "<p>cloudflare</p>" * 5000
+        + "</body></html>"
+    )
+    outcome = send_one(Answer(502, page, headers={"Content-Type": "text/html"}), supabase)
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert "502 Bad Gateway" in outcome.error
+    assert "<" not in outcome.error
+    assert len(outcome.error) < ERROR_TEXT_LENGTH + 100
+
+
+def test_it_reads_only_the_start_of_a_huge_body(supabase: LoopbackServer) -> None:
+    outcome = send_one(Answer(500, b"x" * 20_000_000), supabase)
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert len(outcome.error) < ERROR_TEXT_LENGTH + 100
+
+
+def test_it_survives_a_malformed_json_body(supabase: LoopbackServer) -> None:
+    outcome = send_one(
+        Answer(400, b'{"error": "trunc', headers={"Content-Type": "application/json"}), supabase
+    )
+
+    assert outcome.delivery is Delivery.PERMANENT
+    assert '{"error": "trunc' in outcome.error
+
+
+def test_it_treats_a_slow_answer_as_a_transient_timeout(
+    push_settings: Any, supabase: LoopbackServer
+) -> None:
+    push_settings.PUSH_READ_TIMEOUT_SECONDS = 0.2
+    outcome = send_one(Answer(200, delay=2), supabase)
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert "timed out" in outcome.error
+
+
+def test_it_treats_a_dropped_connection_as_transient(supabase: LoopbackServer) -> None:
+    outcome = send_one(Answer(drop=True), supabase)
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert "connection" in outcome.error
+    assert len(supabase.requests) == 1  # a POST is never repeated behind the pipeline's back
+
+
+def test_it_treats_a_refused_connection_as_transient(push_settings: Any) -> None:
+    with LoopbackServer() as gone:
+        url = gone.url
+    push_settings.SUPABASE_URL = url
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = SUPABASE_KEY
+
+    with SupabaseBackend() as backend:
+        outcome = backend.send(message())
+
+    assert outcome.delivery is Delivery.TRANSIENT
+
+
+def test_it_masks_a_device_token_echoed_in_an_error(supabase: LoopbackServer) -> None:
+    token = "device-token-secret-987654"
+    outcome = send_one(Answer(400, {"error": f"unknown token {token}"}), supabase, token=token)
+
+    assert token not in outcome.error
+    assert "…987654" in outcome.error
+
+
+def test_it_never_logs_the_key_or_the_token(
+    supabase: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = "device-token-secret-123456"
+    send_one(Answer(401, {"error": f"bad key {SUPABASE_KEY} for {token}"}), supabase, token=token)
+
+    assert caplog.records
+    assert SUPABASE_KEY not in caplog.text
+    assert token not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "setting", ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_FUNCTION_NAME"]
+)
+def test_it_refuses_to_start_without_a_setting(
+    supabase: LoopbackServer, push_settings: Any, setting: str
+) -> None:
+    setattr(push_settings, setting, "")
+
+    with pytest.raises(ImproperlyConfigured, match=setting):
+        SupabaseBackend()
