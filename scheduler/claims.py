@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
-from scheduler.rules import DuePrompt, describe
+from scheduler.rules import DuePrompt, describe, due_activities, lookback_of
 
 logger = logging.getLogger(__name__)
 
@@ -103,16 +103,18 @@ class Ledger:
             )
 
     def _owned(self, batch: Sequence[DuePrompt]) -> list[ClaimedPrompt]:
-        wanted = {(p.scenario_id, p.activity_id) for p in batch}
+        """The batch's rows this run holds now, in the batch's (oldest due first) order."""
+        position = {(p.scenario_id, p.activity_id): i for i, p in enumerate(batch)}
         rows = PromptHistory.objects.filter(
             run=self.run,
             status=PromptStatus.PENDING,
             sending_started_at__isnull=True,
-            activity_id__in={a for _, a in wanted},
+            activity_id__in={p.activity_id for p in batch},
         ).values_list(
             "pk", "peer_mentor_id", "scenario_id", "activity_id", "attempts", "title", "body"
         )
-        return [ClaimedPrompt(*row) for row in rows if (row[2], row[3]) in wanted]
+        owned = [ClaimedPrompt(*row) for row in rows if (row[2], row[3]) in position]
+        return sorted(owned, key=lambda c: position[(c.scenario_id, c.activity_id)])
 
     def start_sending(self, prompt: ClaimedPrompt, now: datetime) -> bool:
         """Compare-and-set just before the first request; False means another run owns it."""
@@ -157,27 +159,23 @@ def mark_in_doubt(now: datetime) -> int:
     )
 
 
-def returning_prompts(scenario_ids: Iterable[int], now: datetime) -> Iterable[DuePrompt]:
-    """Retries that are due and abandoned claims, oldest due first, streamed."""
-    rows = (
-        PromptHistory.objects.filter(returning_q(now), scenario_id__in=list(scenario_ids))
-        .order_by("due_at", "pk")
-        .values_list("pk", "peer_mentor_id", "scenario_id", "activity_id", "due_at", "created_at")
-        .iterator(chunk_size=2000)
-    )
-    for pk, mentor_id, scenario_id, activity_id, due_at, created_at in rows:
-        yield DuePrompt(mentor_id, scenario_id, activity_id, due_at or created_at, history_id=pk)
+def close_returning(scenarios: dict[int, Scenario], now: datetime) -> tuple[int, int]:
+    """Close retries and abandoned claims that must not be sent any more.
 
-
-def expire_too_late(scenarios: dict[int, Scenario], now: datetime) -> int:
-    """Retries whose due time slid out of the lookback are never sent late."""
-    expired = 0
+    Too late (due before the lookback) -> failed; the rule no longer holds
+    (a later activity was logged, the mentor became inactive or left the
+    chapter) -> skipped. Returns (failed, skipped). A paused mentor's prompt
+    stays open: it is held, not dropped.
+    """
+    failed = skipped = 0
     for scenario in scenarios.values():
-        expired += PromptHistory.objects.filter(
-            status=PromptStatus.RETRY,
-            scenario=scenario,
-            due_at__lt=now - timedelta(days=scenario.lookback_days),
-        ).update(
+        returning = PromptHistory.objects.filter(returning_q(now), scenario_id=scenario.pk)
+        failed += returning.filter(due_at__lt=now - lookback_of(scenario)).update(
             status=PromptStatus.FAILED, last_error="Too late: outside the scenario's lookback."
         )
-    return expired
+        still_due = due_activities(scenario, now, with_deferred=True, returning=returning_q(now))
+        skipped += returning.exclude(activity_id__in=still_due.values("pk")).update(
+            status=PromptStatus.SKIPPED,
+            last_error="No longer due: the rule no longer holds for this activity.",
+        )
+    return failed, skipped

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from scheduler.claims import ClaimedPrompt
@@ -21,11 +22,6 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Device:
-    token: str
-
-
-@dataclass(frozen=True)
 class PromptResult:
     prompt: ClaimedPrompt
     status: PromptStatus
@@ -33,6 +29,8 @@ class PromptResult:
     retry_after: float | None = None
     dead_tokens: tuple[tuple[str, str], ...] = ()  # (token, reason)
     finished_at: datetime = field(default_factory=timezone.now)
+    # The backend's configuration is wrong: the prompt waits and the run stops.
+    misconfigured: bool = False
 
 
 class HistoryWriter(Protocol):
@@ -69,8 +67,12 @@ def combine(prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]]) 
     if any(o.ok for _, o in outcomes):
         return PromptResult(prompt, PromptStatus.DISPATCHED, dead_tokens=dead)
     errors = "; ".join(dict.fromkeys(o.error for _, o in outcomes if o.error))
+    if any(o.delivery is Delivery.MISCONFIGURED for _, o in outcomes):
+        return PromptResult(
+            prompt, PromptStatus.RETRY, errors, dead_tokens=dead, misconfigured=True
+        )
     transient = [o for _, o in outcomes if o.delivery is Delivery.TRANSIENT]
-    # `attempts` was counted up when sending started, so it includes this one.
+    # `attempts` is the count before this send, hence the + 1.
     if transient and prompt.attempts + 1 < settings.DISPATCH_MAX_ATTEMPTS:
         retry_after = max((o.retry_after or 0 for o in transient), default=0) or None
         return PromptResult(prompt, PromptStatus.RETRY, errors, retry_after, dead)
@@ -81,6 +83,9 @@ def history_changes(result: PromptResult) -> dict[str, object]:
     changes: dict[str, object] = {"status": result.status, "last_error": result.error[:2000]}
     if result.status == PromptStatus.DISPATCHED:
         changes["dispatched_at"] = result.finished_at
+    if result.misconfigured:
+        # Not the prompt's fault: the attempt does not count against it.
+        changes["attempts"] = F("attempts") - 1
     if result.status == PromptStatus.RETRY:
         changes["next_attempt_at"] = result.finished_at + next_attempt_delay(
             result.prompt.attempts + 1, result.retry_after
@@ -110,8 +115,11 @@ def dispatch(
 
     Batches are pulled lazily, so a run claims its next batch only when the
     previous one is nearly sent. Prompts without a device are skipped here.
-    The caller records the results.
+    The caller records the results. If pulling a batch fails (the database
+    went away), the prompts already in flight still land and are yielded,
+    unsent claims are given back, and then the error is raised.
     """
+    failure: Exception | None = None
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push") as pool:
         in_flight: dict[Future[PromptResult], ClaimedPrompt] = {}
         waiting: list[tuple[ClaimedPrompt, Sequence[str]]] = []
@@ -122,7 +130,10 @@ def dispatch(
                 if not waiting:
                     if exhausted:
                         break
-                    next_batch = next(batch_iter, None)
+                    try:
+                        next_batch = next(batch_iter, None)
+                    except Exception as exc:
+                        failure, next_batch = exc, None
                     if next_batch is None:
                         exhausted = True
                         break
@@ -132,18 +143,45 @@ def dispatch(
                 if not tokens:
                     yield PromptResult(prompt, PromptStatus.SKIPPED, "No active device.")
                     continue
-                if not writer.start_sending(prompt, timezone.now()):
-                    continue  # another run took it over: it is theirs to send
+                if not claim_for_sending(writer, prompt):
+                    continue
                 in_flight[pool.submit(send_to_devices, backend, prompt, tokens)] = prompt
             if not in_flight:
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                prompt = in_flight.pop(future)
-                try:
-                    yield future.result()
-                except Exception as exc:
-                    logger.exception("sending prompt %s failed unexpectedly", prompt.id)
-                    yield PromptResult(prompt, PromptStatus.FAILED, f"{type(exc).__name__}: {exc}")
+                yield result_of(future, in_flight.pop(future))
         if waiting:
-            writer.release([p for p, _ in waiting], timezone.now())
+            release_unsent(writer, [p for p, _ in waiting])
+    if failure is not None:
+        raise failure
+
+
+def claim_for_sending(writer: HistoryWriter, prompt: ClaimedPrompt) -> bool:
+    """False when another run took the prompt over, or the mark could not be written.
+
+    Without the mark the prompt is not sent: it stays claimed and unstarted,
+    so a later run takes it over instead of it being left in doubt.
+    """
+    try:
+        return writer.start_sending(prompt, timezone.now())
+    except Exception:
+        logger.exception("could not mark prompt %s as sending; left for a later run", prompt.id)
+        return False
+
+
+def result_of(future: Future[PromptResult], prompt: ClaimedPrompt) -> PromptResult:
+    try:
+        return future.result()
+    except Exception as exc:
+        logger.exception("sending prompt %s failed unexpectedly", prompt.id)
+        return PromptResult(prompt, PromptStatus.FAILED, f"{type(exc).__name__}: {exc}")
+
+
+def release_unsent(writer: HistoryWriter, prompts: list[ClaimedPrompt]) -> None:
+    try:
+        writer.release(prompts, timezone.now())
+    except Exception:
+        logger.exception(
+            "could not give back %d unsent claims; a later run takes them over", len(prompts)
+        )

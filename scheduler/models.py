@@ -66,6 +66,10 @@ class PeerMentor(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        super().clean()
+        require_time_zone(self, "prompts_paused_until")
+
 
 class DeviceToken(models.Model):
     class Platform(models.TextChoices):
@@ -100,9 +104,23 @@ class DeviceToken(models.Model):
     def __str__(self) -> str:
         return masked_token(self.token)
 
+    def clean(self) -> None:
+        super().clean()
+        if any(ch.isspace() or not ch.isprintable() for ch in self.token):
+            raise ValidationError(
+                {"token": _("A device token cannot contain spaces or control characters.")}
+            )
+
 
 def masked_token(token: str) -> str:
     return f"…{token[-6:]}" if len(token) > 6 else "…"
+
+
+def require_time_zone(instance: models.Model, field_name: str) -> None:
+    """A naive time would be read in the server's zone and shift due times silently."""
+    value = getattr(instance, field_name)
+    if value is not None and timezone.is_naive(value):
+        raise ValidationError({field_name: _("Give a time with a time zone.")})
 
 
 class ActivityKind(models.TextChoices):
@@ -141,6 +159,10 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        super().clean()
+        require_time_zone(self, "occurred_at")
 
 
 class Scenario(models.Model):

@@ -17,12 +17,13 @@ from datetime import datetime
 from itertools import islice
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
 from scheduler import claims, delivery, policy
 from scheduler.claims import ClaimedPrompt, Ledger
-from scheduler.models import DeviceToken, DispatchRun, PromptStatus, Scenario
+from scheduler.models import ActivityKind, DeviceToken, DispatchRun, PromptStatus, Scenario
 from scheduler.push import BasePushBackend, get_backend
 from scheduler.rules import DuePrompt, due_prompts, too_late_activities
 
@@ -42,6 +43,8 @@ class DispatchSummary:
     deferred_until: datetime | None = None
     prompts: tuple[DuePrompt, ...] = ()  # what a dry run would send
     too_late: int = 0  # a dry run: never sent, left the lookback in the last day
+    # Set when the push backend reported its configuration as wrong and the run stopped.
+    misconfigured: str = ""
 
     def as_dict(self, *, dry_run: bool = False) -> dict[str, object]:
         data: dict[str, object] = {
@@ -53,6 +56,8 @@ class DispatchSummary:
             "deferred": dict(self.deferred),
             "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None,
         }
+        if self.misconfigured:
+            data["misconfigured"] = self.misconfigured
         if dry_run:
             data["too_late"] = self.too_late
             data["prompts"] = [
@@ -73,6 +78,7 @@ class Tally:
     deferred: Counter[str] = field(default_factory=Counter)
     deferred_until: datetime | None = None
     in_doubt: int = 0
+    misconfigured: str = ""
 
     def summary(self, prompts: Sequence[DuePrompt] = (), too_late: int = 0) -> DispatchSummary:
         return DispatchSummary(
@@ -85,6 +91,7 @@ class Tally:
             deferred_until=self.deferred_until,
             prompts=tuple(prompts),
             too_late=too_late,
+            misconfigured=self.misconfigured,
         )
 
 
@@ -120,7 +127,9 @@ def run_dispatch(
     ledger = Ledger(run, scenarios)
     try:
         tally.in_doubt = claims.mark_in_doubt(now)
-        tally.counts[PromptStatus.FAILED] += claims.expire_too_late(scenarios, now)
+        too_late, no_longer_due = claims.close_returning(scenarios, now)
+        tally.counts[PromptStatus.FAILED] += too_late
+        tally.counts[PromptStatus.SKIPPED] += no_longer_due
         due = admit(evaluate(scenarios, now), now, tally)  # 1. evaluate, 2. deduplicate
         batches = claimed_batches(due, ledger, now, say)  # 3. pre-fetch tokens, 4. claim
         with backend:
@@ -131,8 +140,10 @@ def run_dispatch(
                 concurrency=settings.DISPATCH_CONCURRENCY,
                 should_stop=should_stop,
             )
-            record_all(results, ledger, tally)  # 6. record
-        if should_stop():
+            record_all(results, ledger, tally, stop)  # 6. record
+        if tally.misconfigured:
+            run.error = f"Push backend misconfigured, run stopped: {tally.misconfigured}"
+        elif should_stop():
             run.error = "Stopped early (deadline or shutdown); the rest stays due for the next run."
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
@@ -151,7 +162,12 @@ def load_scenarios(scenario_id: int | None) -> dict[int, Scenario]:
     qs = Scenario.objects.select_related("chapter").filter(is_enabled=True)
     if scenario_id is not None:
         qs = qs.filter(pk=scenario_id)
-    return {s.pk: s for s in qs}
+    scenarios = {s.pk: s for s in qs}
+    # A row saved without validation must not stop every other scenario's run.
+    for pk in [pk for pk, s in scenarios.items() if s.trigger_kind not in ActivityKind.values]:
+        logger.warning("scenario %s has an unknown trigger kind and is ignored", pk)
+        del scenarios[pk]
+    return scenarios
 
 
 def evaluate(scenarios: dict[int, Scenario], now: datetime) -> Iterator[DuePrompt]:
@@ -161,8 +177,9 @@ def evaluate(scenarios: dict[int, Scenario], now: datetime) -> Iterator[DuePromp
     Each activity appears at most once per scenario, so a run cannot hold the
     same (mentor, scenario, activity) twice.
     """
+    returning = claims.returning_q(now)
     streams = [due_prompts(s, now) for s in scenarios.values()]
-    streams.append(claims.returning_prompts(scenarios, now))
+    streams += [due_prompts(s, now, returning=returning) for s in scenarios.values()]
     return heapq.merge(*streams, key=lambda p: p.due_at)
 
 
@@ -203,12 +220,18 @@ def prefetch_tokens(mentor_ids: set[int]) -> dict[int, list[str]]:
     return tokens
 
 
-def record_all(results: Iterable[delivery.PromptResult], ledger: Ledger, tally: Tally) -> None:
+def record_all(
+    results: Iterable[delivery.PromptResult], ledger: Ledger, tally: Tally, stop: threading.Event
+) -> None:
     for result in results:
         delivery.record_result(ledger, result)
         tally.counts[result.status] += 1
         if result.dead_tokens:
             deactivate_tokens(result.dead_tokens)
+        if result.misconfigured and not tally.misconfigured:
+            # Every further send would fail the same way: stop, keep the rest due.
+            tally.misconfigured = result.error
+            stop.set()
 
 
 def deactivate_tokens(dead: Iterable[tuple[str, str]]) -> None:
@@ -231,9 +254,24 @@ def finish_run(run: DispatchRun, tally: Tally) -> None:
     run.in_doubt = summary.in_doubt
     run.deferred = summary.deferred
     try:
-        run.save()
+        save_run(run)
     except Exception:
         logger.exception("could not store the summary of dispatch run %s", run.pk)
+
+
+def save_run(run: DispatchRun) -> None:
+    """Save the run's row; after a dropped connection, once more on a fresh one.
+
+    The error of a run that lost its database is worth keeping when the
+    database is back a moment later.
+    """
+    try:
+        run.save()
+    except DatabaseError:
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+        run.save()
 
 
 def chunked(items: Iterable[DuePrompt], size: int) -> Iterator[list[DuePrompt]]:

@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -174,6 +182,10 @@ CONDITIONS: tuple[Condition, ...] = (
 )
 
 
+# Conditions whose filter is a correlated subquery, cheapest first; the rest rank 0.
+SUBQUERY_RANK = {"not_prompted": 1, "followed_up": 2}
+
+
 def conditions_for(scenario: Scenario) -> Iterator[Condition]:
     return (c for c in CONDITIONS if c.applies(scenario))
 
@@ -186,15 +198,26 @@ def describe(scenario: Scenario) -> str:
 
 
 def due_activities(
-    scenario: Scenario, now: datetime, *, with_deferred: bool = False
+    scenario: Scenario,
+    now: datetime,
+    *,
+    with_deferred: bool = False,
+    returning: Q | None = None,
 ) -> QuerySet[Activity]:
     """Activities for which `scenario` is due at `now` and not yet prompted: one query.
 
     With `with_deferred`, activities held back only by a deferring condition
     are kept, each annotated `meets_<key>` so the caller can count them.
+    With `returning` (a filter on PromptHistory), the rule is checked again
+    for activities that already have such a history row instead, annotated
+    with its `history_id`: a retry is sent only while its rule still holds.
     """
     qs = Activity.objects.all()
-    for condition in conditions_for(scenario):
+    # SQLite tests WHERE terms in the order written: correlated subqueries last,
+    # so they run only for rows every cheap condition already kept.
+    for condition in sorted(conditions_for(scenario), key=lambda c: SUBQUERY_RANK.get(c.key, 0)):
+        if condition.key == "not_prompted" and returning is not None:
+            continue
         where = condition.where(scenario, now)
         if condition.defers and with_deferred:
             qs = qs.annotate(
@@ -202,6 +225,13 @@ def due_activities(
             )
         else:
             qs = qs.filter(where)
+    if returning is not None:
+        rows = PromptHistory.objects.filter(
+            returning, scenario_id=scenario.pk, activity_id=OuterRef("pk")
+        )
+        qs = qs.annotate(history_id=Subquery(rows.values("pk")[:1])).filter(
+            history_id__isnull=False
+        )
     return qs
 
 
@@ -221,18 +251,45 @@ def too_late_activities(
     return qs
 
 
-def due_prompts(scenario: Scenario, now: datetime, chunk_size: int = 2000) -> Iterator[DuePrompt]:
-    """Stream the scenario's due (and deferred) prompts, oldest due first, in one query."""
+def due_prompts(
+    scenario: Scenario,
+    now: datetime,
+    *,
+    returning: Q | None = None,
+    page_size: int = 2000,
+) -> Iterator[DuePrompt]:
+    """Stream the scenario's due (and deferred) prompts, oldest due first.
+
+    Pages are read whole, keyset by (occurred_at, pk), so no statement stays
+    open while the run writes: on SQLite an open read would pin an old snapshot
+    and make the run's next write fail as soon as another connection commits.
+    """
     delay = delay_of(scenario)
     deferring = [c.key for c in conditions_for(scenario) if c.defers]
-    rows = (
-        due_activities(scenario, now, with_deferred=True)
-        .order_by("occurred_at", "pk")
-        .values_list("pk", "peer_mentor_id", "occurred_at", *(f"meets_{k}" for k in deferring))
-        .iterator(chunk_size=chunk_size)
+    columns = ["pk", "peer_mentor_id", "occurred_at", *(f"meets_{k}" for k in deferring)]
+    if returning is not None:
+        columns.append("history_id")
+    qs = due_activities(scenario, now, with_deferred=True, returning=returning).order_by(
+        "occurred_at", "pk"
     )
-    for activity_id, peer_mentor_id, occurred_at, *meets in rows:
-        held_by = next((key for key, ok in zip(deferring, meets, strict=True) if not ok), None)
-        yield DuePrompt(
-            peer_mentor_id, scenario.pk, activity_id, occurred_at + delay, held_by=held_by
-        )
+    after = Q()
+    while True:
+        page = list(qs.filter(after).values_list(*columns)[:page_size])
+        for activity_id, peer_mentor_id, occurred_at, *flags in page:
+            history_id = flags.pop() if returning is not None else None
+            # Nearly every row is held by nothing; skip building a generator for those.
+            held_by = None
+            if not all(flags):
+                held_by = next(k for k, ok in zip(deferring, flags, strict=True) if not ok)
+            yield DuePrompt(
+                peer_mentor_id,
+                scenario.pk,
+                activity_id,
+                occurred_at + delay,
+                history_id=history_id,
+                held_by=held_by,
+            )
+        if len(page) < page_size:
+            return
+        last_pk, last_at = page[-1][0], page[-1][2]
+        after = Q(occurred_at__gt=last_at) | Q(occurred_at=last_at, pk__gt=last_pk)

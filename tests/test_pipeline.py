@@ -219,16 +219,45 @@ def test_it_only_sends_rows_it_claimed_itself() -> None:
     assert [c.activity_id for c in claimed] == [a2.pk]
 
 
+class StopAfterFirstSend(locmem.LocmemBackend):
+    def __init__(self, stop: threading.Event, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.stop = stop
+
+    def send(self, message):  # type: ignore[no-untyped-def]
+        self.stop.set()  # SIGTERM arrives while the first prompt is in flight
+        return super().send(message)
+
+
 def test_it_gives_back_unsent_claims_when_asked_to_stop(settings) -> None:
     settings.DISPATCH_CONCURRENCY = 1
     settings.DISPATCH_BATCH_SIZE = 10
-    due_setup(5)
+    s, mentors, _ = due_setup(5)
+    retry_activity = f.activity(mentors[0], occurred_at=NOW - 3 * DAY)
+    PromptHistory.objects.create(
+        peer_mentor=mentors[0],
+        scenario=s,
+        activity=retry_activity,
+        status="retry",
+        attempts=1,
+        due_at=NOW,
+        next_attempt_at=NOW,
+    )
     stop = threading.Event()
-    stop.set()  # SIGTERM arrived before the first send
 
-    summary = run_dispatch(now=NOW, stop=stop)
+    with time_machine.travel(NOW, tick=False):
+        summary = run_dispatch(stop=stop, backend=StopAfterFirstSend(stop))
 
-    assert summary.dispatched == 0 and locmem.outbox == []
-    assert PromptHistory.objects.count() == 0  # released, due again
-    assert run_dispatch(now=NOW).dispatched == 5
-    assert "Stopped early" in DispatchRun.objects.order_by("pk").first().error
+    assert summary.dispatched == 1 and len(locmem.outbox) == 1
+    # New prompts come first on a tie, so the retry was claimed but not sent: it is
+    # a retry again, and the never-tried claims are gone (due again).
+    retry = PromptHistory.objects.get(activity=retry_activity)
+    assert (retry.status, retry.attempts, retry.sending_started_at) == ("retry", 1, None)
+    assert locmem.outbox[0].prompt_id != retry.pk
+    assert sorted(PromptHistory.objects.values_list("status", flat=True)) == ["dispatched", "retry"]
+    assert "Stopped early" in DispatchRun.objects.get().error
+
+    with time_machine.travel(NOW, tick=False):
+        assert run_dispatch().dispatched == 5
+    assert len(locmem.outbox) == 6
+    assert len({m.prompt_id for m in locmem.outbox}) == 6

@@ -21,6 +21,8 @@ class Delivery(enum.StrEnum):
     DELIVERED = "delivered"
     PERMANENT = "permanent"  # retrying will not help
     TRANSIENT = "transient"  # try again later
+    # Our side is wrong (key, URL, project): no send can succeed until someone fixes it.
+    MISCONFIGURED = "misconfigured"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class SendOutcome:
     @classmethod
     def permanent(cls, error: str, *, token_invalid: bool = False) -> SendOutcome:
         return cls(Delivery.PERMANENT, error, token_invalid=token_invalid)
+
+    @classmethod
+    def misconfigured(cls, error: str) -> SendOutcome:
+        return cls(Delivery.MISCONFIGURED, error)
 
     @classmethod
     def transient(cls, error: str, *, retry_after: float | None = None) -> SendOutcome:

@@ -292,12 +292,12 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
     if status >= 500:
         return SendOutcome.transient(f"FCM is unavailable ({what}).", retry_after=retry_after)
     if status in (401, 403):
-        return SendOutcome.permanent(
+        return SendOutcome.misconfigured(
             f"FCM refused the request ({what}): misconfiguration, check FCM_CREDENTIALS_FILE "
             "and that its service account may send messages for FCM_PROJECT_ID."
         )
     if status == 404:
-        return SendOutcome.permanent(
+        return SendOutcome.misconfigured(
             f"FCM: not found ({what}): check FCM_PROJECT_ID and FCM_API_URL."
         )
     return SendOutcome.permanent(f"FCM rejected the message ({what}).")
@@ -314,7 +314,7 @@ def oauth_outcome(exc: GoogleAuthError) -> SendOutcome:
     grant_error = str(data.get("error") or "") if isinstance(data, dict) else ""
     detail = http.error_text(str(exc.args[0] if exc.args else exc).encode(), 200)
     if grant_error in REFUSED_GRANTS or (grant_error and not exc.retryable):
-        return SendOutcome.permanent(
+        return SendOutcome.misconfigured(
             f"FCM: Google refused the service-account credentials ({detail}): "
             "misconfiguration, check FCM_CREDENTIALS_FILE (key revoked or clock skew?)."
         )

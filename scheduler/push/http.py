@@ -127,5 +127,5 @@ def network_outcome(service: str, exc: requests.RequestException) -> SendOutcome
             f"{service}: connection failed or dropped ({type(exc).__name__})."
         )
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
-        return SendOutcome.permanent(f"{service}: the configured URL is invalid ({exc}).")
+        return SendOutcome.misconfigured(f"{service}: the configured URL is invalid ({exc}).")
     return SendOutcome.transient(f"{service}: request failed ({type(exc).__name__}).")

@@ -92,12 +92,12 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
         return SendOutcome.delivered()
     detail = describe(body)
     if status in (401, 403):
-        return SendOutcome.permanent(
+        return SendOutcome.misconfigured(
             f"{SERVICE} refused the request (HTTP {status}): misconfiguration, check "
             f"SUPABASE_SERVICE_ROLE_KEY.{detail}"
         )
     if status == 404:
-        return SendOutcome.permanent(
+        return SendOutcome.misconfigured(
             f"{SERVICE} has no such function (HTTP 404): check SUPABASE_URL and "
             f"SUPABASE_FUNCTION_NAME.{detail}"
         )

@@ -194,7 +194,7 @@ def test_it_refreshes_once_on_401_then_reports_a_misconfiguration(
     refused = Answer(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
     outcome = send_one(firebase, refused, refused)
 
-    assert outcome.delivery is Delivery.PERMANENT
+    assert outcome.delivery is Delivery.MISCONFIGURED
     assert "misconfiguration" in outcome.error
     assert len(firebase.requests_to(FCM_PATH)) == 2
     assert firebase.token_requests == 2
@@ -210,7 +210,7 @@ def test_it_recovers_when_a_refreshed_token_is_accepted(firebase: LoopbackServer
 def test_it_reports_a_forbidden_project_as_a_misconfiguration(firebase: LoopbackServer) -> None:
     outcome = send_one(firebase, Answer(403, fcm_error(403, "", "Permission denied")))
 
-    assert outcome.delivery is Delivery.PERMANENT
+    assert outcome.delivery is Delivery.MISCONFIGURED
     assert not outcome.token_invalid
     assert "FCM_CREDENTIALS_FILE" in outcome.error
 
@@ -261,14 +261,14 @@ def test_it_treats_a_dropped_connection_as_transient(firebase: LoopbackServer) -
     assert len(firebase.requests_to(FCM_PATH)) == 1
 
 
-def test_it_reports_refused_credentials_as_permanent(firebase: LoopbackServer) -> None:
+def test_it_reports_refused_credentials_as_a_misconfiguration(firebase: LoopbackServer) -> None:
     firebase.script(
         "/token",
         Answer(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}),
     )
     outcome = send_one(firebase)
 
-    assert outcome.delivery is Delivery.PERMANENT
+    assert outcome.delivery is Delivery.MISCONFIGURED
     assert "invalid_grant" in outcome.error
     assert "FCM_CREDENTIALS_FILE" in outcome.error
     assert firebase.requests_to(FCM_PATH) == []

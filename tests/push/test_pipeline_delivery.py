@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from scheduler.models import DeviceToken, PeerMentor, PromptHistory, PromptStatus, Scenario
+from scheduler.models import (
+    DeviceToken,
+    DispatchRun,
+    PeerMentor,
+    PromptHistory,
+    PromptStatus,
+    Scenario,
+)
 from scheduler.pipeline import run_dispatch
 from tests import factories
 from tests.loopback import Answer, LoopbackServer, RecordedRequest
@@ -187,16 +194,25 @@ def test_it_fails_a_prompt_whose_only_device_is_invalid(firebase: LoopbackServer
     assert not DeviceToken.objects.get(peer_mentor=mentor).is_active
 
 
-def test_it_fails_a_refused_key_at_once_and_keeps_the_device(supabase: LoopbackServer) -> None:
+def test_it_stops_the_run_on_a_refused_key_and_keeps_prompts_and_devices(
+    push_settings: Any, supabase: LoopbackServer
+) -> None:
+    push_settings.DISPATCH_CONCURRENCY = 1
     mentor, _ = due_prompt()
-    supabase.script(SUPABASE_PATH, Answer(401, {"msg": "Invalid API key"}))
+    for _ in range(3):
+        factories.activity(factories.mentor(), days_ago=3)
+    supabase.script(SUPABASE_PATH, *[Answer(401, {"msg": "Invalid API key"})] * 4)
 
-    run_dispatch()
+    summary = run_dispatch()
 
+    # One request shows the key is wrong; the rest are not even tried.
+    assert len(supabase.requests_to(SUPABASE_PATH)) == 1
+    assert "SUPABASE_SERVICE_ROLE_KEY" in summary.misconfigured
     row = PromptHistory.objects.get()
-    assert (row.status, row.attempts) == (PromptStatus.FAILED, 1)
+    assert (row.status, row.attempts) == (PromptStatus.RETRY, 0)
     assert "SUPABASE_SERVICE_ROLE_KEY" in row.last_error
     assert DeviceToken.objects.get(peer_mentor=mentor).is_active
+    assert "misconfigured" in DispatchRun.objects.get().error
 
 
 def test_it_retries_a_timed_out_send(push_settings: Any, supabase: LoopbackServer) -> None:

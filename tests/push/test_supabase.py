@@ -85,12 +85,12 @@ def test_it_counts_any_2xx_as_delivered(supabase: LoopbackServer, status: int) -
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_it_reports_a_refused_key_as_a_permanent_misconfiguration(
+def test_it_reports_a_refused_key_as_a_misconfiguration(
     supabase: LoopbackServer, status: int
 ) -> None:
     outcome = send_one(Answer(status, {"msg": "Invalid JWT"}), supabase)
 
-    assert outcome.delivery is Delivery.PERMANENT
+    assert outcome.delivery is Delivery.MISCONFIGURED
     assert "misconfiguration" in outcome.error
     assert "SUPABASE_SERVICE_ROLE_KEY" in outcome.error
     assert "Invalid JWT" in outcome.error
@@ -102,7 +102,7 @@ def test_it_names_the_function_setting_when_the_function_is_missing(
 ) -> None:
     outcome = send_one(Answer(404, {"error": "Requested function was not found"}), supabase)
 
-    assert outcome.delivery is Delivery.PERMANENT
+    assert outcome.delivery is Delivery.MISCONFIGURED
     assert "SUPABASE_FUNCTION_NAME" in outcome.error
 
 

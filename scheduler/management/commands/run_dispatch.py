@@ -70,6 +70,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(summary.as_dict(dry_run=dry_run)))
         else:
             self.stdout.write(human_summary(summary, dry_run=dry_run))
+        if summary.misconfigured:
+            raise CommandError(f"Push backend misconfigured: {summary.misconfigured}")
 
 
 def human_summary(summary: DispatchSummary, *, dry_run: bool) -> str:

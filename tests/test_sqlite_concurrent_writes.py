@@ -1,0 +1,55 @@
+"""The zero-setup SQLite default keeps working while other processes write."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SEED = """
+from datetime import timedelta
+from django.utils import timezone
+from scheduler.models import Activity, Chapter, DeviceToken, PeerMentor, Scenario
+chapter = Chapter.objects.create(name="Oslo")
+mentors = PeerMentor.objects.bulk_create(PeerMentor(name=f"m{i}", chapter=chapter) for i in range(50))
+DeviceToken.objects.bulk_create(DeviceToken(peer_mentor=m, token=f"token-{m.pk:08d}") for m in mentors)
+when = timezone.now() - timedelta(days=3, hours=1)
+Activity.objects.bulk_create(
+    Activity(peer_mentor=mentors[i % 50], contact_ref=f"c{i}", kind="first_contact", occurred_at=when)
+    for i in range(2500)
+)
+Scenario.objects.create(name="s", is_enabled=True, title="t", body="b", delay_days=3)
+"""
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_it_finishes_a_long_run_while_another_connection_commits(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SECRET_KEY": "test",
+        "PUSH_BACKEND": "tests.sqlite_writer_backend.ConcurrentWriterBackend",
+    }
+    assert manage(env, "migrate", "-v0").returncode == 0
+    assert manage(env, "shell", "-c", SEED).returncode == 0
+
+    proc = manage(env, "run_dispatch", "--json")
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["dispatched"] == 2500
+    assert "database is locked" not in proc.stderr
