@@ -38,3 +38,7 @@ test-postgres: venv
 	else \
 		echo "Skipping the PostgreSQL pass: no server at $(PG_TEST_URL) (set PG_TEST_URL)." >&2; \
 	fi
+
+# Full-size benchmark on the database of DATABASE_URL (see README, Performance).
+bench: venv
+	$(PY) manage.py bench_dispatch --json bench-results/latest.json

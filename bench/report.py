@@ -1,0 +1,156 @@
+"""Targets (met or missed) and the human-readable table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+NAIVE_SPEEDUP_TARGET = 50.0
+FLOOR_RATIO_TARGET = 1.5
+BOUND_FRACTION_TARGET = 0.8
+RSS_GROWTH_TARGET = 1.3
+DISPATCH_TARGET_CONCURRENCY = 16
+
+
+def target(name: str, goal: str, value: float | None, met: bool, detail: str) -> dict[str, Any]:
+    return {"name": name, "target": goal, "value": value, "met": met, "detail": detail}
+
+
+def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    sizes: Sequence[Mapping[str, Any]] = results["evaluation"]
+    if sizes:
+        largest = max(sizes, key=lambda f: f["activities"])
+        smallest = min(sizes, key=lambda f: f["activities"])
+        n = f"{largest['activities']:,}"
+        speedup = largest["naive_speedup"]
+        found.append(
+            target(
+                f"evaluation vs naive at {n}",
+                f">= {NAIVE_SPEEDUP_TARGET:g}x faster",
+                speedup,
+                speedup >= NAIVE_SPEEDUP_TARGET and largest["naive_agrees"],
+                f"{largest['naive_estimated_seconds']}s naive (est.) vs "
+                f"{largest['evaluation_seconds']}s; same prompts: {largest['naive_agrees']}",
+            )
+        )
+        ratio = largest["vs_floor"]
+        found.append(
+            target(
+                f"evaluation vs floor at {n}",
+                f"<= {FLOOR_RATIO_TARGET:g}x the floor",
+                ratio,
+                ratio <= FLOOR_RATIO_TARGET and largest["floor_agrees"],
+                f"{largest['evaluation_seconds']}s vs {largest['floor_seconds']}s floor; "
+                f"same prompts: {largest['floor_agrees']}",
+            )
+        )
+        growth = largest["rss_stream"]["peak_kb"] / smallest["rss_stream"]["peak_kb"]
+        found.append(
+            target(
+                f"peak RSS {n} vs {smallest['activities']:,}",
+                f"<= {RSS_GROWTH_TARGET:g}x",
+                round(growth, 3),
+                growth <= RSS_GROWTH_TARGET,
+                f"{mb(largest['rss_stream']['peak_kb'])} vs {mb(smallest['rss_stream']['peak_kb'])}"
+                " (streamed evaluation)",
+            )
+        )
+    for run in results["dispatch"]["runs"]:
+        if run["concurrency"] != DISPATCH_TARGET_CONCURRENCY:
+            continue
+        fraction = run["fraction_of_bound"]
+        found.append(
+            target(
+                f"dispatch at concurrency {run['concurrency']}",
+                f">= {BOUND_FRACTION_TARGET:.0%} of the bound, history per prompt",
+                fraction,
+                fraction >= BOUND_FRACTION_TARGET and run["history_as_expected"],
+                f"{run['prompts_per_second']} of {run['bound_per_second']} prompts/s; "
+                f"history {run['history_by_status']}, as expected: {run['history_as_expected']}",
+            )
+        )
+    return found
+
+
+def mb(kb: float) -> str:
+    return f"{kb / 1024:.1f} MB"
+
+
+def table(rows: Sequence[Sequence[object]]) -> list[str]:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def format_report(results: Mapping[str, Any]) -> str:
+    machine = results["machine"]
+    lines = [
+        f"Machine: {machine['cpu_count']} CPU ({machine['cpu_model']}), "
+        f"{machine['memory_gb']} GB, Python {machine['python']}, Django {machine['django']}, "
+        f"{machine['database']}",
+        "",
+        "Evaluation + deduplication (best of runs; naive scaled from a sample)",
+    ]
+    rows: list[list[object]] = [
+        [
+            "activities",
+            "due",
+            "admitted",
+            "eval s",
+            "floor s",
+            "x floor",
+            "naive s",
+            "x faster",
+            "agree",
+            "RSS",
+            "RSS dry",
+        ]
+    ]
+    for f in results["evaluation"]:
+        rows.append(
+            [
+                f"{f['activities']:,}",
+                f"{f['due']:,}",
+                f"{f['admitted']:,}",
+                f"{f['evaluation_seconds']:.3f}",
+                f"{f['floor_seconds']:.3f}",
+                f"{f['vs_floor']:.2f}",
+                f"{f['naive_estimated_seconds']:.1f}",
+                f"{f['naive_speedup']:.0f}",
+                "yes" if f["floor_agrees"] and f["naive_agrees"] else "NO",
+                mb(f["rss_stream"]["peak_kb"]),
+                mb(f["rss_dry_run"]["peak_kb"]),
+            ]
+        )
+    lines += table(rows)
+    d = results["dispatch"]
+    seed = d["seed_loop"]
+    lines += [
+        "",
+        f"Dispatch of {d['prompts']:,} prompts, loopback latency {d['latency_ms']:g} ms "
+        f"(seed loop: {seed['prompts_per_second']} prompts/s on {seed['prompts']})",
+    ]
+    rows = [["concurrency", "seconds", "prompts/s", "bound", "of bound", "x seed", "history ok"]]
+    for run in d["runs"]:
+        rows.append(
+            [
+                run["concurrency"],
+                f"{run['seconds']:.1f}",
+                run["prompts_per_second"],
+                run["bound_per_second"],
+                f"{run['fraction_of_bound']:.0%}",
+                run["vs_seed_loop"],
+                "yes" if run["history_as_expected"] else "NO",
+            ]
+        )
+    lines += table(rows)
+    lines += ["", "Targets"]
+    for t in results["targets"]:
+        lines.append(
+            f"  [{'met' if t['met'] else 'MISSED'}] {t['name']}: {t['value']} "
+            f"(target {t['target']}) - {t['detail']}"
+        )
+    return "\n".join(lines)

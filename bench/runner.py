@@ -1,0 +1,174 @@
+"""One benchmark run, start to end: data, evaluation, memory, dispatch."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from bench import dataset, dispatch, evaluation, floor, naive, report, rss
+from bench.latency_server import latency_server
+from bench.machine import describe_machine
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    sizes: Sequence[int]
+    scenarios: int = 10
+    history_fraction: float = 0.2
+    naive_sample: int = 2000
+    repeat: int = 3
+    dispatch_prompts: int = 10_000
+    latency_ms: float = 50.0
+    concurrencies: Sequence[int] = (16, 64)
+    seed_loop_sample: int = 300
+    bad_every: int = 100
+    seed: int = 20_240_601
+    profile_dir: Path | None = None
+
+
+def run_benchmark(options: Options, say: Say) -> dict[str, object]:
+    results: dict[str, object] = {
+        "machine": describe_machine(),
+        "options": {k: v for k, v in asdict(options).items() if k != "profile_dir"},
+        "evaluation_method": (
+            "scheduler.pipeline.admit(evaluate(...)) consumed as a stream; "
+            "run_dispatch(dry_run=True) timed and measured in its own process alongside"
+        ),
+    }
+    # No query log (DEBUG would keep every query in memory) and no delivery policy
+    # holding prompts back: the figures are the evaluation's and the sending's own.
+    with override_settings(DEBUG=False, QUIET_HOURS=None, MAX_PROMPTS_PER_MENTOR_PER_DAY=0):
+        now = timezone.now().replace(microsecond=0)
+        results["evaluation"] = [measure_size(size, now, options, say) for size in options.sizes]
+        results["dispatch"] = measure_dispatch(options, say)
+    results["targets"] = report.targets(results)
+    return results
+
+
+def measure_size(size: int, now: datetime, options: Options, say: Say) -> dict[str, object]:
+    say(f"[{size:,}] building {size:,} activities x {options.scenarios} scenarios")
+    started = time.perf_counter()
+    built = dataset.build_evaluation_data(size, options.scenarios, now, options.seed)
+    due = evaluation.all_due(now)
+    prompted = dataset.mark_already_prompted(
+        [(p.peer_mentor_id, p.scenario_id, p.activity_id, p.due_at) for p in due],
+        options.history_fraction,
+    )
+    due_count = len(due)
+    del due  # tens of thousands of objects would slow the garbage collector while timing
+    build_seconds = time.perf_counter() - started
+    say(f"[{size:,}] built in {build_seconds:.1f}s: {due_count:,} due, {prompted:,} already sent")
+
+    evaluation.pipeline_pass(now)  # warm the caches for both contenders alike
+    measured, runs = evaluation.best_of(options.repeat, lambda: evaluation.pipeline_pass(now))
+    say(f"[{size:,}] evaluation {measured.seconds:.3f}s ({measured.admitted:,} admitted)")
+    floor_best, floor_runs = evaluation.best_of(options.repeat, lambda: floor.floor_pass(now))
+    say(f"[{size:,}] floor {floor_best.seconds:.3f}s ({floor_best.admitted:,} admitted)")
+
+    ids = naive.sample_ids(options.naive_sample)
+    sample = naive.naive_sample(ids, now)
+    in_sample = set(ids)
+    pipeline_in_sample = {
+        (p.scenario_id, p.activity_id)
+        for p in evaluation.all_due(now)
+        if p.activity_id in in_sample
+    }
+    naive_estimate = sample.seconds * size / max(len(ids), 1)
+    say(f"[{size:,}] naive {sample.seconds:.2f}s on {len(ids):,}, ~{naive_estimate:.1f}s for all")
+
+    stream_memory = rss.measure_in_subprocess("stream", now)
+    dry_run_memory = rss.measure_in_subprocess("dry_run", now)
+    say(
+        f"[{size:,}] peak RSS stream {stream_memory['peak_kb'] / 1024:.1f} MB, "
+        f"dry run {dry_run_memory['peak_kb'] / 1024:.1f} MB"
+    )
+    figure = {
+        "activities": size,
+        "mentors": built.mentors,
+        "scenarios": built.scenarios,
+        "due": due_count,
+        "already_prompted": prompted,
+        "build_seconds": round(build_seconds, 2),
+        "admitted": measured.admitted,
+        "held": measured.held,
+        "evaluation_seconds": round(measured.seconds, 4),
+        "evaluation_runs": runs,
+        "floor_seconds": round(floor_best.seconds, 4),
+        "floor_runs": floor_runs,
+        "vs_floor": round(measured.seconds / floor_best.seconds, 3),
+        "floor_agrees": (measured.admitted, measured.held, measured.checksum)
+        == (floor_best.admitted, floor_best.held, floor_best.checksum),
+        "naive_sample": sample.activities,
+        "naive_sample_seconds": round(sample.seconds, 3),
+        "naive_sample_queries": sample.queries,
+        "naive_estimated_seconds": round(naive_estimate, 2),
+        "naive_speedup": round(naive_estimate / measured.seconds, 1),
+        "naive_agrees": sample.due == pipeline_in_sample,
+        "rss_stream": stream_memory,
+        "rss_dry_run": dry_run_memory,
+    }
+    if options.profile_dir is not None and size == max(options.sizes):
+        figure["profile"] = str(profile_evaluation(now, size, options.profile_dir))
+    return figure
+
+
+def profile_evaluation(now: datetime, size: int, directory: Path) -> Path:
+    profiler = cProfile.Profile()
+    profiler.runcall(evaluation.pipeline_pass, now)
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(25)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"profile-evaluation-{connection.vendor}-{size}.txt"
+    path.write_text(text.getvalue())
+    return path
+
+
+def measure_dispatch(options: Options, say: Say) -> dict[str, object]:
+    prompts = options.dispatch_prompts
+    latency = options.latency_ms / 1000
+    say(f"[dispatch] building {prompts:,} due prompts")
+    dataset.build_dispatch_data(prompts, timezone.now(), options.bad_every)
+    failures = dataset.expected_failures(prompts, options.bad_every)
+    expected = {"dispatched": prompts - failures, "failed": failures}
+    with latency_server(latency) as url:
+        sample = min(options.seed_loop_sample, prompts)
+        seed = dispatch.seed_loop(url, sample)
+        say(f"[dispatch] seed loop: {seed['prompts_per_second']} prompts/s on {sample}")
+        runs = []
+        for concurrency in options.concurrencies:
+            figure = dispatch.pipeline_dispatch(url, concurrency, latency).as_dict()
+            figure["history_as_expected"] = (
+                figure["history_by_status"] == {k: v for k, v in expected.items() if v}
+                and figure["history_rows_of_run"] == prompts
+                and figure["server_requests"] == prompts
+            )
+            figure["vs_seed_loop"] = round(
+                figure["prompts_per_second"] / max(seed["prompts_per_second"], 1e-9), 1
+            )
+            say(
+                f"[dispatch] concurrency {concurrency}: {figure['prompts_per_second']} prompts/s "
+                f"({figure['fraction_of_bound']:.0%} of {figure['bound_per_second']})"
+            )
+            runs.append(figure)
+    dispatch.forget_prompts()
+    return {
+        "prompts": prompts,
+        "latency_ms": options.latency_ms,
+        "expected_history": expected,
+        "seed_loop": seed,
+        "runs": runs,
+    }

@@ -1,0 +1,126 @@
+"""The benchmark command end to end at a tiny size: every figure present and sane.
+
+It runs `manage.py bench_dispatch` in its own process on its own SQLite file,
+because the command wipes the scheduler tables of the database it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTS = 100
+
+
+def run_bench(database: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "smoke"}
+    return subprocess.run(
+        [sys.executable, "manage.py", "bench_dispatch", *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    directory = tmp_path_factory.mktemp("bench")
+    out = directory / "figures.json"
+    done = run_bench(
+        directory / "bench.sqlite3",
+        "--sizes=200,400",
+        f"--dispatch-prompts={PROMPTS}",
+        "--latency-ms=5",
+        "--naive-sample=50",
+        "--seed-loop-sample=10",
+        "--repeat=1",
+        f"--json={out}",
+    )
+    assert done.returncode == 0, done.stderr
+    return {"json": json.loads(out.read_text()), "stdout": done.stdout}
+
+
+def test_it_reports_the_machine(figures: dict[str, Any]) -> None:
+    machine = figures["json"]["machine"]
+    assert machine["cpu_count"] >= 1
+    assert machine["python"].startswith("3.")
+    assert machine["database"].startswith("SQLite")
+
+
+def test_it_measures_every_size_against_naive_and_floor(figures: dict[str, Any]) -> None:
+    sizes = figures["json"]["evaluation"]
+    assert [f["activities"] for f in sizes] == [200, 400]
+    for f in sizes:
+        assert f["due"] > 0
+        assert f["already_prompted"] > 0
+        assert f["admitted"] + f["held"] + f["already_prompted"] == f["due"]
+        assert f["evaluation_seconds"] > 0 and f["floor_seconds"] > 0
+        assert f["naive_estimated_seconds"] > f["naive_sample_seconds"] > 0
+        assert f["naive_sample_queries"] == 2 * f["naive_sample"] + 1
+
+
+def test_it_finds_the_same_prompts_as_naive_and_floor(figures: dict[str, Any]) -> None:
+    for f in figures["json"]["evaluation"]:
+        assert f["floor_agrees"] is True
+        assert f["naive_agrees"] is True
+
+
+def test_it_reads_peak_memory_in_a_fresh_process_per_size(figures: dict[str, Any]) -> None:
+    for f in figures["json"]["evaluation"]:
+        for probe in (f["rss_stream"], f["rss_dry_run"]):
+            assert probe["peak_kb"] >= probe["baseline_kb"] > 10_000
+            assert probe["admitted"] == f["admitted"]
+
+
+def test_it_dispatches_through_the_pipeline_with_a_history_row_per_prompt(
+    figures: dict[str, Any],
+) -> None:
+    dispatch = figures["json"]["dispatch"]
+    assert [run["concurrency"] for run in dispatch["runs"]] == [16, 64]
+    for run in dispatch["runs"]:
+        assert run["history_as_expected"] is True
+        assert run["history_rows_of_run"] == run["server_requests"] == PROMPTS
+        assert run["history_by_status"]["failed"] == dispatch["expected_history"]["failed"] > 0
+        assert 0 < run["prompts_per_second"] <= run["bound_per_second"] * 1.05
+    assert dispatch["seed_loop"]["history_rows"] == dispatch["seed_loop"]["prompts"] == 10
+
+
+def test_it_states_each_target_met_or_missed(figures: dict[str, Any]) -> None:
+    targets = figures["json"]["targets"]
+    assert len(targets) == 4
+    assert all(isinstance(t["met"], bool) and t["value"] is not None for t in targets)
+    assert "Targets" in figures["stdout"]
+
+
+def test_it_refuses_a_database_with_data_it_did_not_create(tmp_path: Path) -> None:
+    database = tmp_path / "other.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "smoke"}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from scheduler.models import Chapter; Chapter.objects.create(name='Oslo')",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    done = run_bench(database, "--sizes=10", "--dispatch-prompts=4")
+    assert done.returncode != 0
+    assert "Refusing to wipe" in done.stderr
+    assert "chapters not created by the benchmark" in done.stderr
