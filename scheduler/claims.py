@@ -116,15 +116,26 @@ class Ledger:
         owned = [ClaimedPrompt(*row) for row in rows if (row[2], row[3]) in position]
         return sorted(owned, key=lambda c: position[(c.scenario_id, c.activity_id)])
 
-    def start_sending(self, prompt: ClaimedPrompt, now: datetime) -> bool:
-        """Compare-and-set just before the first request; False means another run owns it."""
-        taken = PromptHistory.objects.filter(
-            pk=prompt.id, run=self.run, status=PromptStatus.PENDING, sending_started_at__isnull=True
-        ).update(sending_started_at=now, attempts=F("attempts") + 1)
-        return taken == 1
+    def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> set[int]:
+        """Compare-and-set just before the requests: the ids this run may send now.
 
-    def record(self, prompt_id: int, changes: dict[str, object]) -> None:
-        PromptHistory.objects.filter(pk=prompt_id, run=self.run).update(**changes)
+        One transaction for the whole wave; a prompt another run took over is
+        left out. Once marked, a row can no longer be taken over, so reading
+        back the rows carrying this mark tells exactly which ones are ours.
+        """
+        ids = [p.id for p in prompts]
+        mine = PromptHistory.objects.filter(pk__in=ids, run=self.run)
+        with transaction.atomic():
+            mine.filter(status=PromptStatus.PENDING, sending_started_at__isnull=True).update(
+                sending_started_at=now, attempts=F("attempts") + 1
+            )
+            return set(mine.filter(sending_started_at=now).values_list("pk", flat=True))
+
+    def record(self, changes_by_id: dict[int, dict[str, object]]) -> None:
+        """Each prompt's outcome on its own row, the rows of one wave in one transaction."""
+        with transaction.atomic():
+            for prompt_id, changes in changes_by_id.items():
+                PromptHistory.objects.filter(pk=prompt_id, run=self.run).update(**changes)
 
     def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None:
         """Give back claims that were never sent so the next run takes them at once."""

@@ -34,8 +34,8 @@ class PromptResult:
 
 
 class HistoryWriter(Protocol):
-    def start_sending(self, prompt: ClaimedPrompt, now: datetime) -> bool: ...
-    def record(self, prompt_id: int, changes: dict[str, object]) -> None: ...
+    def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> set[int]: ...
+    def record(self, changes_by_id: dict[int, dict[str, object]]) -> None: ...
     def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None: ...
 
 
@@ -93,14 +93,28 @@ def history_changes(result: PromptResult) -> dict[str, object]:
     return changes
 
 
-def record_result(writer: HistoryWriter, result: PromptResult) -> bool:
-    """Store one prompt's outcome on its own row; a failure here is logged, never raised."""
+def record_results(writer: HistoryWriter, results: Sequence[PromptResult]) -> None:
+    """Store each outcome on its own row; a failure is logged, never raised.
+
+    A wave is written in one transaction (one commit, not one per prompt); if
+    that fails, each row is tried on its own so one bad row costs only itself.
+    """
+    changes = {r.prompt.id: history_changes(r) for r in results}
     try:
-        writer.record(result.prompt.id, history_changes(result))
+        writer.record(changes)
     except Exception:
-        logger.exception("could not record prompt %s as %s", result.prompt.id, result.status)
-        return False
-    return True
+        if len(results) == 1:
+            log_unrecorded(results[0])
+            return
+        for result in results:
+            try:
+                writer.record({result.prompt.id: changes[result.prompt.id]})
+            except Exception:
+                log_unrecorded(result)
+
+
+def log_unrecorded(result: PromptResult) -> None:
+    logger.exception("could not record prompt %s as %s", result.prompt.id, result.status)
 
 
 def dispatch(
@@ -110,23 +124,26 @@ def dispatch(
     *,
     concurrency: int,
     should_stop: Callable[[], bool] = lambda: False,
-) -> Iterator[PromptResult]:
-    """Send prompts with at most `concurrency` in flight; yield each result as it lands.
+) -> Iterator[list[PromptResult]]:
+    """Send prompts with at most `concurrency` in flight; yield results in waves.
 
     Batches are pulled lazily, so a run claims its next batch only when the
-    previous one is nearly sent. Prompts without a device are skipped here.
-    The caller records the results. If pulling a batch fails (the database
-    went away), the prompts already in flight still land and are yielded,
-    unsent claims are given back, and then the error is raised.
+    previous one is nearly sent. Free slots are refilled before the finished
+    wave is handed back for recording, so requests keep flowing while the
+    caller writes. Prompts without a device are skipped here. If pulling a
+    batch fails (the database went away), the prompts already in flight still
+    land and are yielded, unsent claims are given back, then the error is raised.
     """
     failure: Exception | None = None
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push") as pool:
         in_flight: dict[Future[PromptResult], ClaimedPrompt] = {}
         waiting: list[tuple[ClaimedPrompt, Sequence[str]]] = []
+        finished: list[PromptResult] = []
         batch_iter = iter(batches)
         exhausted = False
         while True:
-            while len(in_flight) < concurrency and not should_stop():
+            wave: list[tuple[ClaimedPrompt, Sequence[str]]] = []
+            while len(in_flight) + len(wave) < concurrency and not should_stop():
                 if not waiting:
                     if exhausted:
                         break
@@ -140,34 +157,44 @@ def dispatch(
                     waiting = list(reversed(next_batch))
                     continue
                 prompt, tokens = waiting.pop()
-                if not tokens:
-                    yield PromptResult(prompt, PromptStatus.SKIPPED, "No active device.")
-                    continue
-                if not claim_for_sending(writer, prompt):
-                    continue
+                if tokens:
+                    wave.append((prompt, tokens))
+                else:
+                    finished.append(PromptResult(prompt, PromptStatus.SKIPPED, "No active device."))
+            for prompt, tokens in startable(writer, wave):
                 in_flight[pool.submit(send_to_devices, backend, prompt, tokens)] = prompt
+            if finished:
+                yield finished
+                finished = []
             if not in_flight:
-                break
+                if should_stop() or (exhausted and not waiting):
+                    break
+                continue
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield result_of(future, in_flight.pop(future))
+            finished = [result_of(future, in_flight.pop(future)) for future in done]
         if waiting:
             release_unsent(writer, [p for p, _ in waiting])
     if failure is not None:
         raise failure
 
 
-def claim_for_sending(writer: HistoryWriter, prompt: ClaimedPrompt) -> bool:
-    """False when another run took the prompt over, or the mark could not be written.
+def startable(
+    writer: HistoryWriter, wave: list[tuple[ClaimedPrompt, Sequence[str]]]
+) -> list[tuple[ClaimedPrompt, Sequence[str]]]:
+    """The part of the wave this run may send now.
 
-    Without the mark the prompt is not sent: it stays claimed and unstarted,
-    so a later run takes it over instead of it being left in doubt.
+    A prompt another run took over is dropped. If the mark cannot be written,
+    nothing is sent: the prompts stay claimed and unstarted, so a later run
+    takes them over instead of them being left in doubt.
     """
+    if not wave:
+        return []
     try:
-        return writer.start_sending(prompt, timezone.now())
+        started = writer.start_sending([p for p, _ in wave], timezone.now())
     except Exception:
-        logger.exception("could not mark prompt %s as sending; left for a later run", prompt.id)
-        return False
+        logger.exception("could not mark %d prompts as sending; left for a later run", len(wave))
+        return []
+    return [(p, tokens) for p, tokens in wave if p.id in started]
 
 
 def result_of(future: Future[PromptResult], prompt: ClaimedPrompt) -> PromptResult:

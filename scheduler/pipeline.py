@@ -221,17 +221,21 @@ def prefetch_tokens(mentor_ids: set[int]) -> dict[int, list[str]]:
 
 
 def record_all(
-    results: Iterable[delivery.PromptResult], ledger: Ledger, tally: Tally, stop: threading.Event
+    waves: Iterable[list[delivery.PromptResult]],
+    ledger: Ledger,
+    tally: Tally,
+    stop: threading.Event,
 ) -> None:
-    for result in results:
-        delivery.record_result(ledger, result)
-        tally.counts[result.status] += 1
-        if result.dead_tokens:
-            deactivate_tokens(result.dead_tokens)
-        if result.misconfigured and not tally.misconfigured:
-            # Every further send would fail the same way: stop, keep the rest due.
-            tally.misconfigured = result.error
-            stop.set()
+    for results in waves:
+        delivery.record_results(ledger, results)
+        for result in results:
+            tally.counts[result.status] += 1
+            if result.dead_tokens:
+                deactivate_tokens(result.dead_tokens)
+            if result.misconfigured and not tally.misconfigured:
+                # Every further send would fail the same way: stop, keep the rest due.
+                tally.misconfigured = result.error
+                stop.set()
 
 
 def deactivate_tokens(dead: Iterable[tuple[str, str]]) -> None:

@@ -226,11 +226,10 @@ def due_activities(
         else:
             qs = qs.filter(where)
     if returning is not None:
-        rows = PromptHistory.objects.filter(
-            returning, scenario_id=scenario.pk, activity_id=OuterRef("pk")
-        )
-        qs = qs.annotate(history_id=Subquery(rows.values("pk")[:1])).filter(
-            history_id__isnull=False
+        # Start from the few returning rows, not from every activity in the window.
+        rows = PromptHistory.objects.filter(returning, scenario_id=scenario.pk)
+        qs = qs.filter(pk__in=rows.values("activity_id")).annotate(
+            history_id=Subquery(rows.filter(activity_id=OuterRef("pk")).values("pk")[:1])
         )
     return qs
 

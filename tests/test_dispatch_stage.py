@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from unittest import mock
 
@@ -23,13 +23,13 @@ class FakeWriter:
         self.records: list[tuple[int, dict[str, object]]] = []
         self.fail_on_record = fail_on_record
 
-    def start_sending(self, prompt: ClaimedPrompt, now: datetime) -> bool:
-        return True
+    def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> set[int]:
+        return {p.id for p in prompts}
 
-    def record(self, prompt_id: int, changes: dict[str, object]) -> None:
+    def record(self, changes_by_id: dict[int, dict[str, object]]) -> None:
         if self.fail_on_record:
             raise RuntimeError("database went away")
-        self.records.append((prompt_id, changes))
+        self.records.extend(changes_by_id.items())
 
     def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None:
         pass
@@ -43,9 +43,10 @@ def prompts(n: int) -> list[tuple[ClaimedPrompt, list[str]]]:
 
 
 def run_stage(backend: BasePushBackend, writer: FakeWriter, batch: list) -> list:
-    results = list(delivery.dispatch([batch], backend, writer, concurrency=4))
-    for result in results:
-        delivery.record_result(writer, result)
+    results = []
+    for wave in delivery.dispatch([batch], backend, writer, concurrency=4):
+        delivery.record_results(writer, wave)
+        results += wave
     return results
 
 
@@ -137,7 +138,8 @@ def test_it_never_has_more_requests_in_flight_than_the_pool() -> None:
 
     backend = mock.Mock(spec=BasePushBackend)
     backend.send.side_effect = send
-    results = list(delivery.dispatch([prompts(20)], backend, FakeWriter(), concurrency=4))
+    waves = delivery.dispatch([prompts(20)], backend, FakeWriter(), concurrency=4)
+    results = [result for wave in waves for result in wave]
 
     assert len(results) == 20
     assert peak == 4
