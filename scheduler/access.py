@@ -67,7 +67,3 @@ def may_edit_chapter(user: User, chapter_id: int | None) -> bool:
     if ids is None:
         return True
     return chapter_id is not None and chapter_id in ids
-
-
-def is_coordinator(user: User) -> bool:
-    return Coordinator.objects.filter(user_id=user.pk).exists()

@@ -21,7 +21,6 @@ from scheduler.models import PromptHistory, PromptStatus
 QUIET_HOURS = "quiet_hours"
 DAILY_CAP = "daily_cap"
 PAUSED = "paused"
-STOPPED = "stopped"
 
 
 def quiet_hours_end(now: datetime) -> datetime | None:

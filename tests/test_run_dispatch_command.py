@@ -100,3 +100,9 @@ def test_it_exits_non_zero_with_one_line_when_the_database_is_down() -> None:
     assert proc.stdout == ""
     assert proc.stderr.strip().startswith("CommandError: Database unreachable")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_it_refuses_a_disabled_scenario_instead_of_reporting_nothing() -> None:
+    s = f.scenario(is_enabled=False)
+    with pytest.raises(CommandError, match=f"Scenario {s.pk} is disabled"):
+        run("--scenario", str(s.pk))

@@ -85,6 +85,7 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
     @admin.action(description=_("Retry selected failed prompts"), permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[PromptHistory]) -> None:
         selected = queryset.count()
+        in_doubt = queryset.filter(status=PromptStatus.FAILED, needs_review=True).count()
         # The same row goes back to "to retry": the unique triple never gets a second row,
         # and the next run takes it over with its usual compare-and-set.
         retried = queryset.filter(status=PromptStatus.FAILED).update(
@@ -100,6 +101,19 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
             % {"count": retried},
             messages.SUCCESS if retried else messages.WARNING,
         )
+        if in_doubt:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d of them was in doubt: the mentor may already have received it "
+                    "and may get it twice.",
+                    "%(count)d of them were in doubt: the mentors may already have received "
+                    "them and may get them twice.",
+                    in_doubt,
+                )
+                % {"count": in_doubt},
+                messages.WARNING,
+            )
         if selected > retried:
             self.message_user(
                 request,

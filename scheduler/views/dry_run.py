@@ -1,4 +1,4 @@
-"""Preview (b): what a scenario would prompt on real data, without sending anything.
+"""Scenario preview on real data: what it would prompt, without sending anything.
 
 Both parts use the conditions of `scheduler.rules`: the "now" part is
 `due_activities`, the query the pipeline runs; the history part evaluates the

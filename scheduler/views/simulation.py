@@ -1,4 +1,4 @@
-"""Preview (a): what one described test activity would lead to.
+"""Scenario preview: what one described test activity would lead to.
 
 The test activity is written inside a transaction that is always rolled back,
 so the verdict comes from the very queries the scheduler runs and nothing is

@@ -89,6 +89,7 @@ def test_it_retries_failed_prompts_on_the_same_row(
     assert row.next_attempt_at is not None and row.next_attempt_at <= timezone.now()
     assert PromptHistory.objects.count() == 1
     assert "1 failed prompt will be retried" in response.content.decode()
+    assert "may already have received it" in response.content.decode()
 
 
 def test_it_leaves_prompts_that_did_not_fail(coordinator_client: Client, world: World) -> None:

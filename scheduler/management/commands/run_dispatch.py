@@ -41,8 +41,8 @@ class Command(BaseCommand):
         backend = None
         try:
             connection.ensure_connection()
-            if scenario_id is not None and not Scenario.objects.filter(pk=scenario_id).exists():
-                raise CommandError(f"No scenario with id {scenario_id}.")
+            if scenario_id is not None:
+                check_scenario(scenario_id)
             if not dry_run:
                 backend = get_backend(concurrency=settings.DISPATCH_CONCURRENCY)
         except ImproperlyConfigured as exc:
@@ -72,6 +72,17 @@ class Command(BaseCommand):
             self.stdout.write(human_summary(summary, dry_run=dry_run))
         if summary.misconfigured:
             raise CommandError(f"Push backend misconfigured: {summary.misconfigured}")
+
+
+def check_scenario(scenario_id: int) -> None:
+    enabled = Scenario.objects.filter(pk=scenario_id).values_list("is_enabled", flat=True).first()
+    if enabled is None:
+        raise CommandError(f"No scenario with id {scenario_id}.")
+    if not enabled:
+        raise CommandError(
+            f"Scenario {scenario_id} is disabled; enable it first (its admin preview works "
+            "while disabled)."
+        )
 
 
 def human_summary(summary: DispatchSummary, *, dry_run: bool) -> str:
