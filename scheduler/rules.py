@@ -255,7 +255,7 @@ def due_prompts(
     now: datetime,
     *,
     returning: Q | None = None,
-    page_size: int = 2000,
+    page_size: int = 10_000,
 ) -> Iterator[DuePrompt]:
     """Stream the scenario's due (and deferred) prompts, oldest due first.
 
