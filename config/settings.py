@@ -140,6 +140,8 @@ DISPATCH_RETRY_MAX_SECONDS = env.int("DISPATCH_RETRY_MAX_SECONDS", default=6 * 3
 DISPATCH_STALE_CLAIM_SECONDS = env.int("DISPATCH_STALE_CLAIM_SECONDS", default=900)
 DISPATCH_RUN_DEADLINE_SECONDS = env.int("DISPATCH_RUN_DEADLINE_SECONDS", default=240)
 DISPATCH_INTERVAL_MINUTES = env.int("DISPATCH_INTERVAL_MINUTES", default=5)
+# The admin's "run now" hands the run to the cluster; off, it runs inside the request.
+DISPATCH_RUN_NOW_IN_BACKGROUND = env.bool("DISPATCH_RUN_NOW_IN_BACKGROUND", default=True)
 
 
 def _parse_quiet_hours(value: str) -> tuple[time, time] | None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
-
-from scheduler.models import DispatchRun
-from scheduler.pipeline import DispatchSummary, run_dispatch
+from django_q.models import Task
+from django_q.tasks import async_task, fetch
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RUN_NOW_PERMISSION = "scheduler.run_dispatch_now"
+ADMIN_TASK = "scheduler.tasks.admin_dispatch"
 
 
 def run_now_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
@@ -27,26 +28,38 @@ def run_now_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         return HttpResponseNotAllowed(["POST"])
     if not request.user.has_perm(RUN_NOW_PERMISSION):
         raise PermissionDenied
-    try:
-        summary = run_dispatch(trigger=DispatchRun.Trigger.ADMIN)
-    except Exception as exc:
-        logger.exception("dispatch run started from the admin failed")
+    # A run may take minutes: the cluster runs it, not this web request.
+    in_background = settings.DISPATCH_RUN_NOW_IN_BACKGROUND
+    task_id = async_task(ADMIN_TASK, sync=not in_background, task_name="dispatch from the admin")
+    if in_background:
         model_admin.message_user(
-            request, _("The run could not finish: %(error)s") % {"error": exc}, messages.ERROR
+            request,
+            _("Dispatch run queued: it starts within seconds and appears in this list."),
+            messages.SUCCESS,
         )
     else:
-        model_admin.message_user(request, summary_text(summary), messages.SUCCESS)
+        report_finished(model_admin, request, fetch(task_id))
     return HttpResponseRedirect(reverse("admin:scheduler_dispatchrun_changelist"))
 
 
-def summary_text(summary: DispatchSummary) -> str:
+def report_finished(model_admin: ModelAdmin, request: HttpRequest, task: Task | None) -> None:
+    if task is None or not task.success:
+        logger.error("dispatch run started from the admin failed: %s", task and task.result)
+        model_admin.message_user(
+            request, _("The run could not finish; see the run list and the logs."), messages.ERROR
+        )
+        return
+    model_admin.message_user(request, summary_text(task.result), messages.SUCCESS)
+
+
+def summary_text(summary: dict[str, Any]) -> str:
     return _(
         "Dispatch run finished: %(dispatched)d sent, %(failed)d failed, %(skipped)d skipped, "
         "%(retrying)d to retry, %(deferred)d held back."
     ) % {
-        "dispatched": summary.dispatched,
-        "failed": summary.failed,
-        "skipped": summary.skipped,
-        "retrying": summary.retrying,
-        "deferred": sum(summary.deferred.values()),
+        "dispatched": summary["dispatched"],
+        "failed": summary["failed"],
+        "skipped": summary["skipped"],
+        "retrying": summary["retrying"],
+        "deferred": sum(summary["deferred"].values()),
     }

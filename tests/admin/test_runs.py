@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_q.models import OrmQ
 
 from scheduler.models import DispatchRun, PromptHistory
 from scheduler.push import locmem
@@ -26,6 +27,21 @@ def test_it_runs_dispatch_from_the_button(coordinator_client: Client, world: Wor
     assert (run.trigger, run.dispatched) == ("admin", 1)
     assert len(locmem.outbox) == 1
     assert "Dispatch run finished: 1 sent" in response.content.decode()
+
+
+def test_it_queues_the_run_for_the_cluster(
+    settings: object, coordinator_client: Client, world: World
+) -> None:
+    settings.DISPATCH_RUN_NOW_IN_BACKGROUND = True  # type: ignore[attr-defined]
+    factories.scenario(chapter=world.home)
+    factories.activity(factories.mentor(world.home), days_ago=3.1)
+
+    response = coordinator_client.post(RUN_NOW, follow=True)
+
+    assert "Dispatch run queued" in response.content.decode()
+    assert not DispatchRun.objects.exists() and locmem.outbox == []
+    [queued] = OrmQ.objects.all()
+    assert queued.func() == "scheduler.tasks.admin_dispatch"
 
 
 def test_it_shows_the_button_to_coordinators(coordinator_client: Client) -> None:
