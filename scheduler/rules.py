@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import (
     BooleanField,
@@ -27,8 +28,9 @@ from django.utils.translation import ngettext
 from scheduler.models import Activity, ActivityKind, PromptHistory, Scenario
 
 
-@dataclass(frozen=True)
-class DuePrompt:
+class DuePrompt(NamedTuple):
+    """One (mentor, scenario, activity) that is due; a tuple, as millions may pass by."""
+
     peer_mentor_id: int
     scenario_id: int
     activity_id: int
