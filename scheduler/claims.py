@@ -170,6 +170,12 @@ def mark_in_doubt(now: datetime) -> int:
     )
 
 
+def scenarios_with_returning(scenarios: dict[int, Scenario], now: datetime) -> list[int]:
+    """The scenarios that have retries or abandoned claims to take up: usually none."""
+    rows = PromptHistory.objects.filter(returning_q(now), scenario_id__in=list(scenarios))
+    return sorted(set(rows.values_list("scenario_id", flat=True).distinct()))
+
+
 def close_returning(scenarios: dict[int, Scenario], now: datetime) -> tuple[int, int]:
     """Close retries and abandoned claims that must not be sent any more.
 

@@ -179,7 +179,10 @@ def evaluate(scenarios: dict[int, Scenario], now: datetime) -> Iterator[DuePromp
     """
     returning = claims.returning_q(now)
     streams = [due_prompts(s, now) for s in scenarios.values()]
-    streams += [due_prompts(s, now, returning=returning) for s in scenarios.values()]
+    streams += [
+        due_prompts(scenarios[pk], now, returning=returning)
+        for pk in claims.scenarios_with_returning(scenarios, now)
+    ]
     return heapq.merge(*streams, key=lambda p: p.due_at)
 
 
