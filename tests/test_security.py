@@ -6,8 +6,6 @@ import json
 import logging
 import os
 import secrets
-import subprocess
-import sys
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -24,6 +22,7 @@ from scheduler.models import Chapter, Coordinator, DispatchRun, PromptHistory, P
 from scheduler.push import locmem
 from tests import factories as f
 from tests.loopback import Answer, LoopbackServer, RecordedRequest
+from tests.processes import manage
 from tests.push.conftest import (  # noqa: F401 (fixtures shared with the push tests)
     FCM_PATH,
     SUPABASE_KEY,
@@ -52,17 +51,6 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         }
     )
     return {key: value for key, value in env.items() if value is not None}
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_it_passes_the_deployment_checks_without_a_warning(tmp_path: Path) -> None:

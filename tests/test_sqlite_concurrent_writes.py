@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import manage
 
 SEED = """
 from datetime import timedelta
@@ -24,18 +22,6 @@ Activity.objects.bulk_create(
 )
 Scenario.objects.create(name="s", is_enabled=True, title="t", body="b", delay_days=3)
 """
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_it_finishes_a_long_run_while_another_connection_commits(tmp_path: Path) -> None:
