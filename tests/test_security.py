@@ -35,7 +35,6 @@ from tests.push.conftest import (  # noqa: F401 (fixtures shared with the push t
     supabase,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
 
 
