@@ -185,8 +185,9 @@ def close_returning(scenarios: dict[int, Scenario], now: datetime) -> tuple[int,
     stays open: it is held, not dropped.
     """
     failed = skipped = 0
-    for scenario in scenarios.values():
-        returning = PromptHistory.objects.filter(returning_q(now), scenario_id=scenario.pk)
+    for pk in scenarios_with_returning(scenarios, now):
+        scenario = scenarios[pk]
+        returning = PromptHistory.objects.filter(returning_q(now), scenario_id=pk)
         failed += returning.filter(due_at__lt=now - lookback_of(scenario)).update(
             status=PromptStatus.FAILED, last_error="Too late: outside the scenario's lookback."
         )
