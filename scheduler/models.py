@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinLengthValidator, MinValueValidator
+from django.core.validators import (
+    MaxValueValidator,
+    MinLengthValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +19,10 @@ TITLE_MAX_LENGTH = 65
 BODY_MAX_LENGTH = 240
 DELAY_DAYS_MAX = 90
 LOOKBACK_DAYS_MAX = 60
-DEVICE_TOKEN_MAX_LENGTH = 4096
+# FCM and APNs tokens are a few hundred ASCII characters. The cap keeps the
+# unique index within PostgreSQL's b-tree row limit (about 2,700 bytes), which
+# is why a token must also be plain ASCII: one byte a character.
+DEVICE_TOKEN_MAX_LENGTH = 2048
 
 
 class Chapter(models.Model):
@@ -84,7 +92,14 @@ class DeviceToken(models.Model):
         _("token"),
         max_length=DEVICE_TOKEN_MAX_LENGTH,
         unique=True,
-        validators=[MinLengthValidator(8)],
+        validators=[
+            MinLengthValidator(8),
+            RegexValidator(
+                r"\A[\x21-\x7e]*\Z",
+                _("A device token is plain ASCII, without spaces or control characters."),
+                code="token_characters",
+            ),
+        ],
     )
     platform = models.CharField(
         _("platform"), max_length=10, choices=Platform.choices, default=Platform.ANDROID

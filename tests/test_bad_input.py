@@ -192,7 +192,9 @@ def test_it_gives_a_naive_form_time_the_current_time_zone() -> None:
     [
         ("", "cannot be blank"),
         ("short", "at least 8 characters"),
-        ("x" * (DEVICE_TOKEN_MAX_LENGTH + 1), "at most 4096 characters"),
+        ("x" * (DEVICE_TOKEN_MAX_LENGTH + 1), "at most 2048 characters"),
+        ("x" * 2800, "at most 2048 characters"),
+        ("tøken-with-non-ascii", "plain ASCII"),
         ("        ", "spaces or control characters"),
         ("abc def ghi", "spaces or control characters"),
         ("abcdefgh\x00", "spaces or control characters"),
@@ -206,6 +208,16 @@ def test_it_rejects_a_bad_device_token(token: str, words: str) -> None:
 def test_it_accepts_a_realistic_device_token() -> None:
     token = "fcm:APA91bH" + "x" * 140
     DeviceToken(peer_mentor=f.mentor(tokens=0), token=token).full_clean()
+
+
+@pytest.mark.postgres
+def test_it_stores_the_longest_valid_token_in_the_unique_index() -> None:
+    """A token that passes validation also fits PostgreSQL's b-tree row limit."""
+    token = "~" * DEVICE_TOKEN_MAX_LENGTH
+    device = DeviceToken(peer_mentor=f.mentor(tokens=0), token=token)
+    device.full_clean()
+    device.save()
+    assert DeviceToken.objects.get(token=token).pk == device.pk
 
 
 def test_it_runs_to_the_end_over_rows_that_skipped_validation() -> None:
