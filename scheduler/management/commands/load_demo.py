@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,6 +21,7 @@ from scheduler.models import (
 )
 
 DEMO_PASSWORD = "demo-coordinator"
+PRODUCTION_FLAG = "--yes-demo-data-in-production"
 
 SCENARIOS = [
     {
@@ -60,8 +62,25 @@ class Command(BaseCommand):
         "Create demo chapters, mentors, activities, scenarios and a coordinator login (idempotent)."
     )
 
-    @transaction.atomic
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            PRODUCTION_FLAG,
+            action="store_true",
+            dest="production",
+            help="Load the demo data even with DEBUG off (it creates a login with a known password).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo login has a published password: a production site must not get it by accident.
+        if not (settings.DEBUG or options["production"]):
+            raise CommandError(
+                f"Refusing to create the demo login with DEBUG off; pass {PRODUCTION_FLAG} "
+                "to do it anyway."
+            )
+        self._load()
+
+    @transaction.atomic
+    def _load(self) -> None:
         now = timezone.now()
         oslo, _ = Chapter.objects.get_or_create(name="Oslo")
         bergen, _ = Chapter.objects.get_or_create(name="Bergen")
