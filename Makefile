@@ -41,4 +41,4 @@ test-postgres: venv
 
 # Full-size benchmark on the database of DATABASE_URL (see README, Performance).
 bench: venv
-	DEBUG=true $(PY) manage.py bench_dispatch --json bench-results/latest.json
+	DEBUG=true BENCH=true $(PY) manage.py bench_dispatch --json bench-results/latest.json

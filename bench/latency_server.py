@@ -1,84 +1,59 @@
-"""A loopback push endpoint that answers every POST after a fixed latency.
+"""The benchmark's push service: a Supabase Edge Function on loopback with a fixed latency.
 
-It runs in its own process (`python -m bench.latency_server`) so its threads
-do not compete with the pipeline for the interpreter lock. It rejects devices
-whose token ends in the benchmark's "rejected" suffix with 400, and counts
-the requests it answered (GET /stats).
+It is the suite's `LoopbackServer` (tests/loopback.py) run in its own process
+(`python -m bench.latency_server`), so its threads do not compete with the
+pipeline for the interpreter lock. Every POST to the Edge Function is answered
+after the latency: 200, or 400 for a device whose token ends in the rejected
+suffix (a permanent failure). GET /stats counts the requests it received.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+from django.test import override_settings
+
+from tests.loopback import Answer, LoopbackServer, RecordedRequest, Responder
 
 ROOT = Path(__file__).resolve().parent.parent
 # Devices whose token ends so are rejected (HTTP 400): a permanent failure.
 BAD_TOKEN_SUFFIX = "-rejected"
+FUNCTION_NAME = "dispatch-scenario-prompt"
+PUSH_PATH = f"/functions/v1/{FUNCTION_NAME}"
+STATS_PATH = "/stats"
+SERVICE_ROLE_KEY = "bench-key"
 
 
-class Counts:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.accepted = 0
-        self.rejected = 0
+def push_answer(latency: float) -> Responder:
+    def answer(request: RecordedRequest) -> Answer:
+        body = request.json if isinstance(request.json, dict) else {}
+        accepted = not str(body.get("device_token", "")).endswith(BAD_TOKEN_SUFFIX)
+        return Answer(200 if accepted else 400, {"ok": accepted}, delay=latency)
 
-    def add(self, accepted: bool) -> None:
-        with self.lock:
-            if accepted:
-                self.accepted += 1
-            else:
-                self.rejected += 1
+    return answer
 
 
-def make_handler(latency: float, counts: Counts) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, so the client's pool is exercised
-        # Headers and body go out in two writes; with Nagle on, the client's
-        # delayed ACK would add ~40 ms to every answer.
-        disable_nagle_algorithm = True
+def stats_answer(server: LoopbackServer) -> Responder:
+    def answer(request: RecordedRequest) -> Answer:
+        return Answer(200, {"requests": len(server.requests_to(PUSH_PATH))})
 
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            time.sleep(latency)
-            token = json.loads(body or b"{}").get("device_token", "")
-            accepted = not token.endswith(BAD_TOKEN_SUFFIX)
-            counts.add(accepted)
-            self.answer(200 if accepted else 400, {"ok": accepted})
-
-        def do_GET(self) -> None:
-            with counts.lock:
-                self.answer(200, {"accepted": counts.accepted, "rejected": counts.rejected})
-
-        def answer(self, status: int, payload: dict[str, object]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
+    return answer
 
 
 def serve(latency: float) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(latency, Counts()))
-    server.daemon_threads = True
-    server.request_queue_size = 256
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
+    server = LoopbackServer()
+    server.always(PUSH_PATH, push_answer(latency))
+    server.always(STATS_PATH, stats_answer(server), method="GET")
+    with server:
+        print(server.url.rsplit(":", 1)[1], flush=True)
+        threading.Event().wait()  # until the benchmark terminates this process
 
 
 @contextmanager
@@ -95,15 +70,24 @@ def latency_server(latency: float) -> Iterator[str]:
         line = process.stdout.readline()
         if not line.strip().isdigit():
             raise RuntimeError("the loopback server did not start")
-        port = int(line)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{int(line)}"
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def server_counts(base_url: str) -> dict[str, int]:
-    return requests.get(f"{base_url}/stats", timeout=5).json()
+def supabase_settings(base_url: str) -> override_settings:
+    """Settings under which the pipeline sends through the real Supabase backend to `base_url`."""
+    return override_settings(
+        PUSH_BACKEND="supabase",
+        SUPABASE_URL=base_url,
+        SUPABASE_SERVICE_ROLE_KEY=SERVICE_ROLE_KEY,
+        SUPABASE_FUNCTION_NAME=FUNCTION_NAME,
+    )
+
+
+def requests_received(base_url: str) -> int:
+    return requests.get(f"{base_url}{STATS_PATH}", timeout=5).json()["requests"]
 
 
 def main() -> None:

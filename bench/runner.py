@@ -18,6 +18,7 @@ from django.utils import timezone
 from bench import dataset, dispatch, evaluation, floor, naive, report, rss
 from bench.latency_server import latency_server
 from bench.machine import describe_machine
+from bench.send_then_save import send_then_save_loop
 
 Say = Callable[[str], None]
 
@@ -32,7 +33,7 @@ class Options:
     dispatch_prompts: int = 10_000
     latency_ms: float = 50.0
     concurrencies: Sequence[int] = (16, 64)
-    seed_loop_sample: int = 300
+    send_then_save_sample: int = 300
     bad_every: int = 100
     seed: int = 20_240_601
     profile_dir: Path | None = None
@@ -145,9 +146,9 @@ def measure_dispatch(options: Options, say: Say) -> dict[str, object]:
     failures = dataset.expected_failures(prompts, options.bad_every)
     expected = {"dispatched": prompts - failures, "failed": failures}
     with latency_server(latency) as url:
-        sample = min(options.seed_loop_sample, prompts)
-        seed = dispatch.seed_loop(url, sample)
-        say(f"[dispatch] seed loop: {seed['prompts_per_second']} prompts/s on {sample}")
+        sample = min(options.send_then_save_sample, prompts)
+        baseline = send_then_save_loop(url, sample)
+        say(f"[dispatch] send-then-save: {baseline['prompts_per_second']} prompts/s on {sample}")
         runs = []
         for concurrency in options.concurrencies:
             figure = dispatch.pipeline_dispatch(url, concurrency, latency).as_dict()
@@ -156,8 +157,8 @@ def measure_dispatch(options: Options, say: Say) -> dict[str, object]:
                 and figure["history_rows_of_run"] == prompts
                 and figure["server_requests"] == prompts
             )
-            figure["vs_seed_loop"] = round(
-                figure["prompts_per_second"] / max(seed["prompts_per_second"], 1e-9), 1
+            figure["vs_send_then_save"] = round(
+                figure["prompts_per_second"] / max(baseline["prompts_per_second"], 1e-9), 1
             )
             say(
                 f"[dispatch] concurrency {concurrency}: {figure['prompts_per_second']} prompts/s "
@@ -169,6 +170,6 @@ def measure_dispatch(options: Options, say: Say) -> dict[str, object]:
         "prompts": prompts,
         "latency_ms": options.latency_ms,
         "expected_history": expected,
-        "seed_loop": seed,
+        "send_then_save": baseline,
         "runs": runs,
     }

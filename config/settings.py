@@ -34,6 +34,10 @@ INSTALLED_APPS = [
     "django_q",
     "scheduler",
 ]
+# The dispatch benchmark (`manage.py bench_dispatch`) is a development tool.
+BENCH = env.bool("BENCH", default=False)
+if DEBUG or BENCH:
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

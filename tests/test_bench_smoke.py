@@ -1,7 +1,8 @@
 """The benchmark command end to end at a tiny size: every figure present and sane.
 
 It runs `manage.py bench_dispatch` in its own process on its own SQLite file,
-because the command wipes the scheduler tables of the database it is given.
+because the command wipes the scheduler tables of the database it is given,
+and with BENCH=true, because only then is the bench app (and its command) installed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ PROMPTS = 100
 
 
 def run_bench(database: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "smoke"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "smoke",
+        "BENCH": "true",
+    }
     return subprocess.run(
         [sys.executable, "manage.py", "bench_dispatch", *extra],
         cwd=ROOT,
@@ -42,7 +48,7 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         f"--dispatch-prompts={PROMPTS}",
         "--latency-ms=5",
         "--naive-sample=50",
-        "--seed-loop-sample=10",
+        "--send-then-save-sample=10",
         "--repeat=1",
         f"--json={out}",
     )
@@ -92,7 +98,9 @@ def test_it_dispatches_through_the_pipeline_with_a_history_row_per_prompt(
         assert run["history_rows_of_run"] == run["server_requests"] == PROMPTS
         assert run["history_by_status"]["failed"] == dispatch["expected_history"]["failed"] > 0
         assert 0 < run["prompts_per_second"] <= run["bound_per_second"] * 1.05
-    assert dispatch["seed_loop"]["history_rows"] == dispatch["seed_loop"]["prompts"] == 10
+    baseline = dispatch["send_then_save"]
+    assert baseline["history_rows"] == baseline["prompts"] == 10
+    assert 0 < baseline["prompts_per_second"] < dispatch["runs"][0]["prompts_per_second"]
 
 
 def test_it_states_each_target_met_or_missed(figures: dict[str, Any]) -> None:
@@ -124,3 +132,23 @@ def test_it_refuses_a_database_with_data_it_did_not_create(tmp_path: Path) -> No
     assert done.returncode != 0
     assert "Refusing to wipe" in done.stderr
     assert "chapters not created by the benchmark" in done.stderr
+
+
+def test_it_is_installed_only_with_debug_or_bench(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'none.sqlite3'}",
+        "SECRET_KEY": "smoke",
+        "DEBUG": "false",
+        "BENCH": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "bench_dispatch", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "Unknown command: 'bench_dispatch'" in done.stderr

@@ -1,3 +1,5 @@
+"""`manage.py bench_dispatch`: installed with the bench app (DEBUG or BENCH on)."""
+
 from __future__ import annotations
 
 import json
@@ -42,7 +44,13 @@ class Command(BaseCommand):
         parser.add_argument("--dispatch-prompts", type=int, default=10_000)
         parser.add_argument("--latency-ms", type=float, default=50.0)
         parser.add_argument("--concurrency", default="16,64")
-        parser.add_argument("--seed-loop-sample", type=int, default=300, metavar="PROMPTS")
+        parser.add_argument(
+            "--send-then-save-sample",
+            type=int,
+            default=300,
+            metavar="PROMPTS",
+            help="Prompts sent by the one-at-a-time baseline.",
+        )
         parser.add_argument("--json", metavar="PATH", help="Also write the figures as JSON.")
         parser.add_argument(
             "--profile", action="store_true", help="cProfile the largest evaluation."
@@ -68,7 +76,7 @@ class Command(BaseCommand):
             dispatch_prompts=options["dispatch_prompts"],
             latency_ms=options["latency_ms"],
             concurrencies=int_list(options["concurrency"]),
-            seed_loop_sample=options["seed_loop_sample"],
+            send_then_save_sample=options["send_then_save_sample"],
             profile_dir=RESULTS_DIR if options["profile"] else None,
         )
         self.prepare_database(create=options["create_database"], force=options["force"])
