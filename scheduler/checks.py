@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from scheduler.push import BACKEND_ALIASES, backend_path
+from scheduler.push.http import service_url
 
 REQUIRED_SETTINGS = {
     BACKEND_ALIASES["supabase"]: [
@@ -48,9 +49,11 @@ def check_push_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     if missing:
         return missing
     if path == BACKEND_ALIASES["fcm"]:
-        return check_fcm_credentials(settings.FCM_CREDENTIALS_FILE)
+        return check_service_url("FCM_API_URL") or check_fcm_credentials(
+            settings.FCM_CREDENTIALS_FILE
+        )
     if path == BACKEND_ALIASES["supabase"]:
-        return check_supabase_url(settings.SUPABASE_URL)
+        return check_service_url("SUPABASE_URL")
     return []
 
 
@@ -80,13 +83,15 @@ def check_fcm_credentials(filename: str) -> list[CheckMessage]:
     return []
 
 
-def check_supabase_url(url: str) -> list[CheckMessage]:
-    if url.strip().startswith(("https://", "http://")):
-        return []
-    return [
-        Error(
-            f"SUPABASE_URL {url!r} is not an http(s) URL.",
-            hint="It looks like https://<project-ref>.supabase.co",
-            id="scheduler.E005",
-        )
-    ]
+URL_HINTS = {
+    "SUPABASE_URL": "It looks like https://<project-ref>.supabase.co",
+    "FCM_API_URL": "Leave it unset for https://fcm.googleapis.com",
+}
+
+
+def check_service_url(setting: str) -> list[CheckMessage]:
+    try:
+        service_url(setting, getattr(settings, setting))
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), hint=URL_HINTS[setting], id="scheduler.E005")]
+    return []

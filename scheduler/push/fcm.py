@@ -166,7 +166,7 @@ class FcmBackend(BasePushBackend):
         ]
         if missing:
             raise ImproperlyConfigured(f"The fcm push backend needs {', '.join(missing)}.")
-        base_url = settings.FCM_API_URL.strip().rstrip("/")
+        base_url = http.service_url("FCM_API_URL", settings.FCM_API_URL)
         self.url = f"{base_url}/v1/projects/{settings.FCM_PROJECT_ID.strip()}/messages:send"
         self._google = google_session(settings.FCM_CREDENTIALS_FILE, self.concurrency)
 
@@ -188,13 +188,13 @@ class FcmBackend(BasePushBackend):
             return no_token
         try:
             response = self._google.session.post(
-                self.url, json=build_message(message), timeout=http.timeouts(), stream=True
+                self.url, json=build_message(message), **http.post_options()
             )
         except GoogleAuthError as exc:
             return oauth_outcome(exc)
         except requests.RequestException as exc:
             return http.network_outcome(SERVICE, exc)
-        body = http.read_body(response)
+        body = http.scrub_body(http.read_body(response), message.device_token)
         # An access token revoked before its expiry: one new token, one more try.
         # (THIRD_PARTY_AUTH_ERROR is about APNs credentials, not ours.)
         if (
@@ -270,6 +270,8 @@ class FcmError:
 def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOutcome:
     if 200 <= status < 300:
         return SendOutcome.delivered()
+    if 300 <= status < 400:
+        return http.redirect_outcome(SERVICE, status, "FCM_API_URL")
     error = FcmError.parse(body)
     what = error.summary(status)
     retry_after = http.retry_after_seconds(retry_after_header)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
+import math
 import re
 from dataclasses import replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
@@ -22,14 +26,60 @@ from scheduler.push.base import SendOutcome
 # An error page can be megabytes; what a person needs is in the first few hundred bytes.
 MAX_BODY_BYTES = 64 * 1024
 ERROR_TEXT_LENGTH = 300
+# Past a day the prompt has likely left its lookback anyway; an absurd value
+# (or "inf") from a server must not turn into a date the database cannot hold.
+MAX_RETRY_AFTER_SECONDS = 24 * 60 * 60
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
 
+def service_url(setting: str, value: str) -> str:
+    """The configured base URL without a trailing slash, if it is safe to send a key to.
+
+    Plain http is for a service on this machine only (a local Supabase, tests):
+    anywhere else it would carry the key and device tokens in clear text.
+    """
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ImproperlyConfigured(f"{setting} {url!r} is not an https:// URL.")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ImproperlyConfigured(
+            f"{setting} {url!r} uses plain http: use https:// (http is only for localhost)."
+        )
+    return url
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def timeouts() -> tuple[float, float]:
     return settings.PUSH_CONNECT_TIMEOUT_SECONDS, settings.PUSH_READ_TIMEOUT_SECONDS
+
+
+def post_options() -> dict[str, Any]:
+    """What every push POST is sent with.
+
+    Redirects are never followed: requests would resend the `apikey` header to
+    wherever the Location points, and a 302/303 turns the POST into a GET whose
+    2xx would count as delivered although nothing was sent.
+    """
+    return {"timeout": timeouts(), "stream": True, "allow_redirects": False}
+
+
+def redirect_outcome(service: str, status: int, setting: str) -> SendOutcome:
+    return SendOutcome.misconfigured(
+        f"{service} answered with a redirect (HTTP {status}), which is never followed: "
+        f"misconfiguration, set {setting} to the service's own https:// address."
+    )
 
 
 def pooled_adapter(concurrency: int) -> HTTPAdapter:
@@ -93,6 +143,11 @@ def scrub(text: str, *secrets: str) -> str:
     return text
 
 
+def scrub_body(body: bytes, *secrets: str) -> bytes:
+    """Mask secrets in a body before any of it is cut short: a cut would leave a prefix unmasked."""
+    return scrub(body.decode("utf-8", errors="replace"), *secrets).encode()
+
+
 def scrub_outcome(outcome: SendOutcome, *secrets: str) -> SendOutcome:
     if not outcome.error:
         return outcome
@@ -100,7 +155,7 @@ def scrub_outcome(outcome: SendOutcome, *secrets: str) -> SendOutcome:
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    """Retry-After as seconds, at most a day: either delta-seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
@@ -114,7 +169,9 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
         if when.tzinfo is None:
             return None
         seconds = (when - (now or timezone.now())).total_seconds()
-    return max(seconds, 0.0)
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 def network_outcome(service: str, exc: requests.RequestException) -> SendOutcome:
@@ -125,6 +182,12 @@ def network_outcome(service: str, exc: requests.RequestException) -> SendOutcome
     if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
         return SendOutcome.transient(
             f"{service}: connection failed or dropped ({type(exc).__name__})."
+        )
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        # Its message quotes the header, key included: never pass it on.
+        return SendOutcome.misconfigured(
+            f"{service}: the configured key cannot be sent in an HTTP header "
+            "(it contains a line break or another control character)."
         )
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
         return SendOutcome.misconfigured(f"{service}: the configured URL is invalid ({exc}).")

@@ -22,22 +22,22 @@ TRANSIENT_CLIENT_ERRORS = {408, 425, 429}
 class SupabaseBackend(BasePushBackend):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        base_url = settings.SUPABASE_URL.strip().rstrip("/")
+        # A key pasted with a trailing newline would make every request invalid.
+        key = settings.SUPABASE_SERVICE_ROLE_KEY.strip()
         missing = [
             name
             for name, value in [
-                ("SUPABASE_URL", base_url),
-                ("SUPABASE_SERVICE_ROLE_KEY", settings.SUPABASE_SERVICE_ROLE_KEY),
+                ("SUPABASE_URL", settings.SUPABASE_URL.strip()),
+                ("SUPABASE_SERVICE_ROLE_KEY", key),
                 ("SUPABASE_FUNCTION_NAME", settings.SUPABASE_FUNCTION_NAME),
             ]
             if not value
         ]
         if missing:
             raise ImproperlyConfigured(f"The supabase push backend needs {', '.join(missing)}.")
-        if not base_url.startswith(("https://", "http://")):
-            raise ImproperlyConfigured("SUPABASE_URL must start with https://.")
+        base_url = http.service_url("SUPABASE_URL", settings.SUPABASE_URL)
         self.url = f"{base_url}/functions/v1/{settings.SUPABASE_FUNCTION_NAME.strip('/')}"
-        self._key: str = settings.SUPABASE_SERVICE_ROLE_KEY
+        self._key = key
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
 
@@ -68,12 +68,12 @@ class SupabaseBackend(BasePushBackend):
         headers = {"Authorization": f"Bearer {self._key}", "apikey": self._key}
         try:
             response = self._pooled_session().post(
-                self.url, json=payload, headers=headers, timeout=http.timeouts(), stream=True
+                self.url, json=payload, headers=headers, **http.post_options()
             )
         except requests.RequestException as exc:
             outcome = http.network_outcome(SERVICE, exc)
         else:
-            body = http.read_body(response)
+            body = http.scrub_body(http.read_body(response), message.device_token, self._key)
             outcome = classify(response.status_code, response.headers.get("Retry-After"), body)
         outcome = http.scrub_outcome(outcome, message.device_token, self._key)
         if not outcome.ok:
@@ -90,6 +90,8 @@ class SupabaseBackend(BasePushBackend):
 def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOutcome:
     if 200 <= status < 300:
         return SendOutcome.delivered()
+    if 300 <= status < 400:
+        return http.redirect_outcome(SERVICE, status, "SUPABASE_URL")
     detail = describe(body)
     if status in (401, 403):
         return SendOutcome.misconfigured(

@@ -100,6 +100,26 @@ def test_it_reports_a_supabase_url_without_a_scheme(
     assert [e.id for e in check_push_backend()] == ["scheduler.E005"]
 
 
+@pytest.mark.parametrize(
+    ("service_fixture", "setting", "url"),
+    [
+        ("supabase", "SUPABASE_URL", "http://abcd.supabase.co"),
+        ("firebase", "FCM_API_URL", "http://fcm.googleapis.com"),
+    ],
+)
+def test_it_reports_a_plain_http_url_to_another_machine(
+    request: pytest.FixtureRequest, push_settings: Any, service_fixture: str, setting: str, url: str
+) -> None:
+    request.getfixturevalue(service_fixture)
+    setattr(push_settings, setting, url)
+
+    [error] = check_push_backend()
+
+    assert error.id == "scheduler.E005"
+    assert setting in error.msg
+    assert "https://" in error.msg
+
+
 def test_it_leaves_the_console_backend_alone(push_settings: Any) -> None:
     push_settings.PUSH_BACKEND = "console"
     push_settings.FCM_CREDENTIALS_FILE = "/nowhere.json"

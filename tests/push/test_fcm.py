@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from scheduler.push import Delivery, SendOutcome
 from scheduler.push.fcm import BAD_REQUEST_TYPE, FcmBackend
+from scheduler.push.http import ERROR_TEXT_LENGTH
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import FCM_PATH, fcm_error
 from tests.push.helpers import message
@@ -246,6 +247,28 @@ def test_it_survives_an_html_error_page(firebase: LoopbackServer) -> None:
     assert len(outcome.error) < 500
 
 
+def test_it_never_follows_a_redirect(firebase: LoopbackServer) -> None:
+    with LoopbackServer() as elsewhere:
+        elsewhere.always("/moved", Answer(200, {}))
+        outcome = send_one(firebase, Answer(307, headers={"Location": f"{elsewhere.url}/moved"}))
+
+        assert elsewhere.requests == []
+    assert outcome.delivery is Delivery.MISCONFIGURED
+    assert "FCM_API_URL" in outcome.error
+
+
+def test_it_masks_an_echoed_device_token_even_where_the_error_text_is_cut(
+    firebase: LoopbackServer,
+) -> None:
+    token = "fcm-device-token:" + "t" * 150
+    # The token starts inside the error text's length and runs past its end.
+    text = "x" * (ERROR_TEXT_LENGTH - 60) + f" token {token}"
+    outcome = send_one(firebase, Answer(400, fcm_error(400, "", text)), token=token)
+
+    assert outcome.delivery is Delivery.PERMANENT
+    assert token[:20] not in outcome.error
+
+
 def test_it_treats_a_timeout_as_transient(push_settings: Any, firebase: LoopbackServer) -> None:
     push_settings.PUSH_READ_TIMEOUT_SECONDS = 0.2
     outcome = send_one(firebase, Answer(200, delay=2))
@@ -323,6 +346,15 @@ def test_it_refuses_to_start_without_a_setting(
     setattr(push_settings, setting, "")
 
     with pytest.raises(ImproperlyConfigured, match=setting):
+        FcmBackend()
+
+
+def test_it_refuses_plain_http_to_a_host_other_than_this_machine(
+    firebase: LoopbackServer, push_settings: Any
+) -> None:
+    push_settings.FCM_API_URL = "http://fcm.googleapis.com"
+
+    with pytest.raises(ImproperlyConfigured, match="FCM_API_URL"):
         FcmBackend()
 
 

@@ -155,6 +155,21 @@ def test_it_respects_retry_after_when_scheduling_the_next_attempt(
     assert row.next_attempt_at >= timezone.now() + timedelta(seconds=7190)
 
 
+@pytest.mark.parametrize("header", ["99999999999", "inf"])
+def test_it_records_a_retry_when_the_service_asks_for_an_absurd_wait(
+    supabase: LoopbackServer, header: str
+) -> None:
+    due_prompt()
+    supabase.script(SUPABASE_PATH, Answer(503, headers={"Retry-After": header}))
+
+    summary = run_dispatch()
+
+    row = PromptHistory.objects.get()
+    assert row.status == PromptStatus.RETRY
+    assert row.next_attempt_at <= timezone.now() + timedelta(days=1, minutes=1)
+    assert summary.retrying == 1
+
+
 def test_it_dispatches_when_one_device_accepts_and_retires_the_dead_one(
     firebase: LoopbackServer,
 ) -> None:

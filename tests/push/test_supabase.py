@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from scheduler.push import Delivery, SendOutcome
-from scheduler.push.http import ERROR_TEXT_LENGTH
+from scheduler.push.http import ERROR_TEXT_LENGTH, MAX_RETRY_AFTER_SECONDS
 from scheduler.push.supabase import SupabaseBackend
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import SUPABASE_KEY, SUPABASE_PATH
@@ -153,6 +153,38 @@ def test_it_ignores_a_garbled_retry_after(supabase: LoopbackServer) -> None:
     assert outcome.retry_after is None
 
 
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("99999999999", MAX_RETRY_AFTER_SECONDS),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER_SECONDS),
+        ("inf", None),
+        ("nan", None),
+        ("1e999", None),
+    ],
+)
+def test_it_never_takes_an_absurd_retry_after_at_its_word(
+    supabase: LoopbackServer, header: str, expected: float | None
+) -> None:
+    outcome = send_one(Answer(503, headers={"Retry-After": header}), supabase)
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert outcome.retry_after == expected
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_it_never_follows_a_redirect(supabase: LoopbackServer, status: int) -> None:
+    with LoopbackServer() as elsewhere:
+        elsewhere.always("/moved", Answer(200))
+        elsewhere.always("/moved", Answer(200), method="GET")
+        outcome = send_one(Answer(status, headers={"Location": f"{elsewhere.url}/moved"}), supabase)
+
+        assert elsewhere.requests == []
+    assert outcome.delivery is Delivery.MISCONFIGURED
+    assert f"HTTP {status}" in outcome.error
+    assert "SUPABASE_URL" in outcome.error
+
+
 def test_it_turns_an_html_gateway_page_into_a_short_error(supabase: LoopbackServer) -> None:
     page = (
         "<html><head><title>502 Bad Gateway</title></head><body>"
@@ -219,6 +251,66 @@ def test_it_masks_a_device_token_echoed_in_an_error(supabase: LoopbackServer) ->
 
     assert token not in outcome.error
     assert "…987654" in outcome.error
+
+
+def test_it_masks_an_echoed_key_even_where_the_error_text_is_cut(
+    push_settings: Any, supabase: LoopbackServer
+) -> None:
+    key = "eyJhbGciOiJIUzI1NiJ9." + "k" * 120 + ".signature-part-" + "s" * 60
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = key
+    # The key starts inside the error text's length and runs past its end.
+    echo = "x" * (ERROR_TEXT_LENGTH - 100) + f" bad key {key}"
+    outcome = send_one(Answer(400, {"error": echo}), supabase)
+
+    assert outcome.delivery is Delivery.PERMANENT
+    assert key[:20] not in outcome.error
+
+
+def test_it_sends_a_key_without_the_whitespace_it_was_pasted_with(
+    push_settings: Any, supabase: LoopbackServer
+) -> None:
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = f" {SUPABASE_KEY}\n"
+
+    assert send_one(None, supabase).ok
+    [request] = supabase.requests
+    assert request.header("Authorization") == f"Bearer {SUPABASE_KEY}"
+    assert request.header("apikey") == SUPABASE_KEY
+
+
+def test_it_reports_a_key_with_a_line_break_as_a_misconfiguration_without_quoting_it(
+    push_settings: Any, supabase: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "service-role-first-half\nsecond-half"
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = key
+    outcome = send_one(None, supabase)
+
+    assert outcome.delivery is Delivery.MISCONFIGURED
+    assert "key" in outcome.error
+    for part in key.split("\n"):
+        assert part not in outcome.error
+        assert part not in caplog.text
+    assert supabase.requests == []
+
+
+@pytest.mark.parametrize(
+    "url", ["http://abcd.supabase.co", "http://10.0.0.5:54321", "ftp://abcd.supabase.co"]
+)
+def test_it_refuses_to_send_the_key_in_clear_text_off_this_machine(
+    push_settings: Any, supabase: LoopbackServer, url: str
+) -> None:
+    push_settings.SUPABASE_URL = url
+
+    with pytest.raises(ImproperlyConfigured, match="SUPABASE_URL"):
+        SupabaseBackend()
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])
+def test_it_allows_plain_http_to_a_local_supabase(
+    push_settings: Any, supabase: LoopbackServer, host: str
+) -> None:
+    push_settings.SUPABASE_URL = f"http://{host}:54321"
+
+    assert SupabaseBackend().url == f"http://{host}:54321/functions/v1/dispatch-scenario-prompt"
 
 
 def test_it_never_logs_the_key_or_the_token(
