@@ -1,4 +1,4 @@
-"""The data contract of ../shared/DESIGN.md: names here are relied on elsewhere."""
+"""The data contract of docs/design.md: names here are relied on elsewhere."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What "due" means (DESIGN.md), one edge at a time, through the pipeline's dry run."""
+"""What "due" means (docs/design.md), one edge at a time, through the pipeline's dry run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The dry run's due prompts equal a plain-Python reading of DESIGN.md's "due", on random data."""
+"""The dry run's due prompts equal a plain-Python reading of docs/design.md's "due", on random data."""
 
 from __future__ import annotations
 
