@@ -11,8 +11,9 @@ setting at `server.url`, script answers per route and read `server.requests`.
 
 Unscripted routes answer 404 so a wrong URL shows up as a failure. Each
 `Answer` can be slow (`delay`), drop the connection without a reply
-(`drop=True`), or carry any body (a dict becomes JSON; bytes go out as is,
-huge or malformed). `serve_oauth_tokens()` plays Google's OAuth token endpoint.
+(`drop=True`), send its body a byte at a time (`trickle`), or carry any
+body (a dict becomes JSON; bytes go out as is, huge or malformed).
+`serve_oauth_tokens()` plays Google's OAuth token endpoint.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Answer:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering
     drop: bool = False  # close the connection without any reply
+    trickle: float = 0.0  # seconds between the body's bytes, sent one at a time
 
     def encoded(self) -> tuple[bytes, dict[str, str]]:
         headers = dict(self.headers)
@@ -262,7 +264,15 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if not answer.trickle:
+                self.wfile.write(payload)
+                return
+            self.wfile.flush()
+            for offset in range(len(payload)):
+                if server._stopping.is_set():
+                    return
+                self.wfile.write(payload[offset : offset + 1])
+                server._wait(answer.trickle)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -7,6 +7,7 @@ import ipaddress
 import json
 import math
 import re
+import time
 from dataclasses import replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
@@ -97,20 +99,25 @@ def mount_pool(session: requests.Session, concurrency: int) -> None:
 
 
 def read_body(response: requests.Response, limit: int = MAX_BODY_BYTES) -> bytes:
-    """At most `limit` bytes of a streamed response, then the response is closed.
+    """At most `limit` bytes of a streamed response, within the read timeout, then it is closed.
 
-    A body read to its end leaves the connection in the pool; one cut short
-    (too big, or broken off by the server) closes it.
+    The read timeout alone bounds each wait for data, not the whole body: a
+    server sending a byte now and then could hold a sender for hours. So the
+    body gets the read timeout as a whole, and each read returns whatever has
+    arrived. A body read to its end leaves the connection in the pool; one cut
+    short (too big, too slow, or broken off by the server) closes it.
     """
+    deadline = time.monotonic() + timeouts()[1]
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(chunk_size=8192):
+        while size < limit and time.monotonic() < deadline:
+            chunk = response.raw.read1(8192, decode_content=True)
+            if not chunk:
+                break
             chunks.append(chunk)
             size += len(chunk)
-            if size >= limit:
-                break
-    except (requests.RequestException, OSError):
+    except (urllib3.exceptions.HTTPError, OSError):
         pass  # the status line already says what happened; a cut-off body only loses detail
     finally:
         response.close()

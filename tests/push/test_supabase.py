@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.utils import format_datetime
@@ -223,6 +224,20 @@ def test_it_treats_a_slow_answer_as_a_transient_timeout(
 
     assert outcome.delivery is Delivery.TRANSIENT
     assert "timed out" in outcome.error
+
+
+@pytest.mark.parametrize("status", [200, 503])
+def test_it_stops_reading_a_body_that_trickles_in_after_the_read_timeout(
+    push_settings: Any, supabase: LoopbackServer, status: int
+) -> None:
+    # Each byte comes well within the read timeout, so only a deadline for the
+    # whole body ends this read (it would take the service 8 s to finish).
+    push_settings.PUSH_READ_TIMEOUT_SECONDS = 0.3
+    started = time.monotonic()
+    outcome = send_one(Answer(status, b"x" * 400, trickle=0.02), supabase)
+
+    assert time.monotonic() - started < 1.5
+    assert outcome.ok == (status == 200)
 
 
 def test_it_treats_a_dropped_connection_as_transient(supabase: LoopbackServer) -> None:
