@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from scheduler.pipeline import Tally, admit, evaluate, load_scenarios, run_dispatch
+from django.conf import settings
+
+from scheduler.pipeline import Admission, Tally, chunked, evaluate, load_scenarios, run_dispatch
 from scheduler.rules import DuePrompt
 
 
@@ -29,10 +31,12 @@ def pipeline_pass(now: datetime) -> Pass:
     """Evaluate + deduplicate + admit, exactly as a run does, holding nothing."""
     started = time.perf_counter()
     tally = Tally()
+    admission = Admission(now, tally)
     admitted = checksum = 0
-    for prompt in admit(evaluate(load_scenarios(None), now), now, tally):
-        admitted += 1
-        checksum += fingerprint(prompt.scenario_id, prompt.activity_id)
+    for batch in chunked(evaluate(load_scenarios(None), now), settings.DISPATCH_BATCH_SIZE):
+        for prompt in admission.admit(batch):
+            admitted += 1
+            checksum += fingerprint(prompt.scenario_id, prompt.activity_id)
     seconds = time.perf_counter() - started
     return Pass(admitted, sum(tally.deferred.values()), checksum, seconds)
 

@@ -126,6 +126,8 @@ X_FRAME_OPTIONS = "DENY"
 PUSH_BACKEND = env.str("PUSH_BACKEND", default="console")
 PUSH_CONNECT_TIMEOUT_SECONDS = env.float("PUSH_CONNECT_TIMEOUT_SECONDS", default=3.05)
 PUSH_READ_TIMEOUT_SECONDS = env.float("PUSH_READ_TIMEOUT_SECONDS", default=10.0)
+# The most one push request may take, however slowly a server trickles its answer.
+PUSH_REQUEST_DEADLINE_SECONDS = env.float("PUSH_REQUEST_DEADLINE_SECONDS", default=30.0)
 
 SUPABASE_URL = env.str("SUPABASE_URL", default="")
 SUPABASE_SERVICE_ROLE_KEY = env.str("SUPABASE_SERVICE_ROLE_KEY", default="")

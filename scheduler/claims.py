@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import DuePrompt, describe, due_activities, lookback_of
@@ -31,7 +31,7 @@ class ClaimedPrompt:
     peer_mentor_id: int
     scenario_id: int
     activity_id: int
-    attempts: int
+    attempt: int  # this send's attempt number, set by Ledger.start_sending (0 until then)
     title: str
     body: str
 
@@ -58,6 +58,8 @@ class Ledger:
         self._sentences = {pk: describe(s) for pk, s in scenarios.items()}
 
     def claim(self, batch: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
+        if not batch:
+            return []
         new = [p for p in batch if p.history_id is None]
         returning = [p.history_id for p in batch if p.history_id is not None]
         if new:
@@ -110,48 +112,72 @@ class Ledger:
             status=PromptStatus.PENDING,
             sending_started_at__isnull=True,
             activity_id__in={p.activity_id for p in batch},
-        ).values_list(
-            "pk", "peer_mentor_id", "scenario_id", "activity_id", "attempts", "title", "body"
-        )
-        owned = [ClaimedPrompt(*row) for row in rows if (row[2], row[3]) in position]
+        ).values_list("pk", "peer_mentor_id", "scenario_id", "activity_id", "title", "body")
+        owned = [
+            ClaimedPrompt(pk, mentor_id, scenario_id, activity_id, 0, title, body)
+            for pk, mentor_id, scenario_id, activity_id, title, body in rows
+            if (scenario_id, activity_id) in position
+        ]
         return sorted(owned, key=lambda c: position[(c.scenario_id, c.activity_id)])
 
-    def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> set[int]:
-        """Compare-and-set just before the requests: the ids this run may send now.
+    def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> list[ClaimedPrompt]:
+        """Compare-and-set just before the requests: the prompts this run may send now.
 
         One transaction for the whole wave; a prompt another run took over is
         left out. Once marked, a row can no longer be taken over, so reading
-        back the rows carrying this mark tells exactly which ones are ours.
+        back the rows carrying this mark tells exactly which ones are ours,
+        and with which attempt number.
         """
-        ids = [p.id for p in prompts]
-        mine = PromptHistory.objects.filter(pk__in=ids, run=self.run)
+        if not prompts:
+            return []
+        mine = PromptHistory.objects.filter(pk__in=[p.id for p in prompts], run=self.run)
         with transaction.atomic():
             mine.filter(status=PromptStatus.PENDING, sending_started_at__isnull=True).update(
                 sending_started_at=now, attempts=F("attempts") + 1
             )
-            return set(mine.filter(sending_started_at=now).values_list("pk", flat=True))
+            attempt = dict(mine.filter(sending_started_at=now).values_list("pk", "attempts"))
+        return [replace(p, attempt=attempt[p.id]) for p in prompts if p.id in attempt]
 
     def record(self, changes_by_id: dict[int, dict[str, object]]) -> None:
-        """Each prompt's outcome on its own row, the rows of one wave in one transaction."""
+        """Each prompt's outcome on its own row, the rows of one wave in one transaction.
+
+        Only a row this run still holds is written: pending, or flagged in
+        doubt by a run that thought this one dead. What really happened is
+        then known, so it replaces the doubt.
+        """
+        still_ours = Q(status=PromptStatus.PENDING) | Q(needs_review=True)
         with transaction.atomic():
             for prompt_id, changes in changes_by_id.items():
-                PromptHistory.objects.filter(pk=prompt_id, run=self.run).update(**changes)
+                PromptHistory.objects.filter(still_ours, pk=prompt_id, run=self.run).update(
+                    **changes, needs_review=False
+                )
 
     def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None:
         """Give back claims that were never sent so the next run takes them at once."""
-        prompts = list(prompts)
-        fresh = [p.id for p in prompts if p.attempts == 0]
-        again = [p.id for p in prompts if p.attempts > 0]
-        unsent = {
-            "run": self.run,
-            "status": PromptStatus.PENDING,
-            "sending_started_at__isnull": True,
-        }
-        # A never-tried prompt simply disappears from the history and is due again.
-        PromptHistory.objects.filter(pk__in=fresh, **unsent).delete()
-        PromptHistory.objects.filter(pk__in=again, **unsent).update(
-            status=PromptStatus.RETRY, next_attempt_at=now
+        unsent = PromptHistory.objects.filter(
+            pk__in=[p.id for p in prompts],
+            run=self.run,
+            status=PromptStatus.PENDING,
+            sending_started_at__isnull=True,
         )
+        # A never-tried prompt simply disappears from the history and is due again.
+        unsent.filter(attempts=0).delete()
+        unsent.filter(attempts__gt=0).update(status=PromptStatus.RETRY, next_attempt_at=now)
+
+    def give_up_on(self, prompts: Iterable[ClaimedPrompt]) -> int:
+        """Sends still stuck when the run must end: in doubt now, not after the stale timeout."""
+        return in_doubt(
+            PromptHistory.objects.filter(
+                pk__in=[p.id for p in prompts], run=self.run, status=PromptStatus.PENDING
+            )
+        )
+
+
+IN_DOUBT_ERROR = "The run stopped while sending; delivery unknown, not resent to avoid a duplicate."
+
+
+def in_doubt(rows: QuerySet[PromptHistory]) -> int:
+    return rows.update(status=PromptStatus.FAILED, needs_review=True, last_error=IN_DOUBT_ERROR)
 
 
 def mark_in_doubt(now: datetime) -> int:
@@ -160,13 +186,10 @@ def mark_in_doubt(now: datetime) -> int:
     They are not resent: the push service may already have delivered them,
     and a duplicate is worse than a prompt a coordinator follows up by hand.
     """
-    return PromptHistory.objects.filter(
-        status=PromptStatus.PENDING,
-        sending_started_at__lt=stale_cutoff(now),
-    ).update(
-        status=PromptStatus.FAILED,
-        needs_review=True,
-        last_error="The run stopped while sending; delivery unknown, not resent to avoid a duplicate.",
+    return in_doubt(
+        PromptHistory.objects.filter(
+            status=PromptStatus.PENDING, sending_started_at__lt=stale_cutoff(now)
+        )
     )
 
 

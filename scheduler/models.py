@@ -248,10 +248,14 @@ class Scenario(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        if self.is_enabled and not (self.title.strip() and self.body.strip()):
+        if self.is_enabled and self.missing_text():
             raise ValidationError(
                 _("A scenario needs a title and a message before it can be enabled.")
             )
+
+    def missing_text(self) -> bool:
+        """A prompt without a title or a message is not worth sending."""
+        return not (self.title.strip() and self.body.strip())
 
     @property
     def sentence(self) -> str:

@@ -1,7 +1,8 @@
 """One dispatch run: evaluate -> deduplicate -> claim -> dispatch -> record.
 
 `run_dispatch` is the only entry point: the management command, the
-django-q2 schedule and the admin's "run now" all call it.
+django-q2 schedule and the admin's "run now" all call it. `Dispatch.run`
+is the loop of one run, its stages numbered as in docs/design.md.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import heapq
 import logging
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -21,15 +22,27 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduler import claims, delivery, policy
+from scheduler import claims, policy
 from scheduler.claims import ClaimedPrompt, Ledger
-from scheduler.models import ActivityKind, DeviceToken, DispatchRun, PromptStatus, Scenario
+from scheduler.models import (
+    ActivityKind,
+    DeviceToken,
+    DispatchRun,
+    PeerMentor,
+    PromptStatus,
+    Scenario,
+)
 from scheduler.push import BasePushBackend, get_backend
 from scheduler.rules import DuePrompt, due_prompts, too_late_activities
+from scheduler.sending import PromptResult, SendPool, checked_changes
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+
+# How long the loop waits for a send to finish before it looks at the clock
+# and the stop signal again.
+POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,11 +61,7 @@ class DispatchSummary:
 
     def as_dict(self, *, dry_run: bool = False) -> dict[str, object]:
         data: dict[str, object] = {
-            "dispatched": self.dispatched,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "retrying": self.retrying,
-            "in_doubt": self.in_doubt,
+            **self.counts(),
             "deferred": dict(self.deferred),
             "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None,
         }
@@ -70,6 +79,16 @@ class DispatchSummary:
                 for p in self.prompts
             ]
         return data
+
+    def counts(self) -> dict[str, int]:
+        """The counts a DispatchRun row stores, by its field names."""
+        return {
+            "dispatched": self.dispatched,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "retrying": self.retrying,
+            "in_doubt": self.in_doubt,
+        }
 
 
 @dataclass
@@ -100,57 +119,32 @@ def run_dispatch(
     trigger: str = DispatchRun.Trigger.COMMAND,
     dry_run: bool = False,
     scenario_id: int | None = None,
+    chapter_ids: Collection[int] | None = None,
     now: datetime | None = None,
     backend: BasePushBackend | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> DispatchSummary:
+    """One run over the enabled scenarios; `chapter_ids` limits it to those chapters' mentors."""
     now = now or timezone.now()
     say = progress or (lambda message: None)
-    scenarios = load_scenarios(scenario_id)
+    scenarios = load_scenarios(scenario_id, chapter_ids)
+    mentors = MentorScope(chapter_ids)
     say(f"1. evaluate: {len(scenarios)} enabled scenario(s)")
-    tally = Tally()
     if dry_run:
-        would_send = list(admit(evaluate(scenarios, now), now, tally))
-        too_late = sum(too_late_activities(s, now).count() for s in scenarios.values())
-        say(f"dry run: {len(would_send)} prompt(s) would be sent, nothing written")
-        return tally.summary(would_send, too_late)
+        return dry_run_summary(scenarios, mentors, now, say)
 
     backend = backend or get_backend(concurrency=settings.DISPATCH_CONCURRENCY)
     run = DispatchRun.objects.create(trigger=trigger, started_at=now)
-    deadline = time.monotonic() + settings.DISPATCH_RUN_DEADLINE_SECONDS
-    stop = stop or threading.Event()
-
-    def should_stop() -> bool:
-        return stop.is_set() or time.monotonic() > deadline
-
-    ledger = Ledger(run, scenarios)
+    dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say)
     try:
-        tally.in_doubt = claims.mark_in_doubt(now)
-        too_late, no_longer_due = claims.close_returning(scenarios, now)
-        tally.counts[PromptStatus.FAILED] += too_late
-        tally.counts[PromptStatus.SKIPPED] += no_longer_due
-        due = admit(evaluate(scenarios, now), now, tally)  # 1. evaluate, 2. deduplicate
-        batches = claimed_batches(due, ledger, now, say)  # 3. pre-fetch tokens, 4. claim
-        with backend:
-            results = delivery.dispatch(  # 5. dispatch
-                batches,
-                backend,
-                ledger,
-                concurrency=settings.DISPATCH_CONCURRENCY,
-                should_stop=should_stop,
-            )
-            record_all(results, ledger, tally, stop)  # 6. record
-        if tally.misconfigured:
-            run.error = f"Push backend misconfigured, run stopped: {tally.misconfigured}"
-        elif should_stop():
-            run.error = "Stopped early (deadline or shutdown); the rest stays due for the next run."
+        dispatch.run()
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        finish_run(run, tally)  # 7. summary on the DispatchRun
-    summary = tally.summary()
+        finish_run(run, dispatch.tally)  # 7. the summary on the DispatchRun
+    summary = dispatch.tally.summary()
     say(
         f"7. done: {summary.dispatched} dispatched, {summary.failed} failed, "
         f"{summary.skipped} skipped, {summary.retrying} to retry"
@@ -158,16 +152,276 @@ def run_dispatch(
     return summary
 
 
-def load_scenarios(scenario_id: int | None) -> dict[int, Scenario]:
+def dry_run_summary(
+    scenarios: dict[int, Scenario], mentors: MentorScope, now: datetime, say: Progress
+) -> DispatchSummary:
+    tally = Tally()
+    admission = Admission(now, tally)
+    would_send = [
+        prompt
+        for batch in chunked(mentors.only(evaluate(scenarios, now)), settings.DISPATCH_BATCH_SIZE)
+        for prompt in admission.admit(batch)
+    ]
+    too_late = sum(too_late_activities(s, now).count() for s in scenarios.values())
+    say(f"dry run: {len(would_send)} prompt(s) would be sent, nothing written")
+    return tally.summary(would_send, too_late)
+
+
+class Dispatch:
+    """The loop of one run: claim a batch when the pool has room, send, record.
+
+    Batches are claimed one at a time as sending proceeds, so memory stays
+    flat and a crash leaves at most one batch claimed. Free slots are refilled
+    before finished sends are recorded, so requests keep flowing while the
+    database is written.
+    """
+
+    def __init__(
+        self,
+        run: DispatchRun,
+        scenarios: dict[int, Scenario],
+        mentors: MentorScope,
+        backend: BasePushBackend,
+        now: datetime,
+        stop: threading.Event,
+        say: Progress,
+    ) -> None:
+        self.ledger = Ledger(run, scenarios)
+        self.scenarios = scenarios
+        self.mentors = mentors
+        self.backend = backend
+        self.now = now
+        self.stop = stop
+        self.say = say
+        self.tally = Tally()
+        self.admission = Admission(now, self.tally)
+        self.deadline = time.monotonic() + settings.DISPATCH_RUN_DEADLINE_SECONDS
+        self.due_batches: Iterator[list[DuePrompt]] = iter(())
+        self.waiting: deque[tuple[ClaimedPrompt, Sequence[str]]] = deque()
+        self.unrecorded: list[PromptResult] = []
+        self.batches_claimed = 0
+        self.stopping_since: float | None = None
+        self.drained = False
+        # Set when reading or claiming the next batch failed (the database went
+        # away): what is in flight still lands and is recorded, then it is raised.
+        self.failure: Exception | None = None
+
+    def run(self) -> None:
+        # 0. What earlier runs left behind: sends in doubt, retries too late or no longer due.
+        self.close_what_earlier_runs_left()
+        # 1-2. Evaluate and deduplicate: a lazy, read-only stream, read a batch at a time.
+        due = self.mentors.only(evaluate(self.scenarios, self.now))
+        self.due_batches = chunked(due, settings.DISPATCH_BATCH_SIZE)
+        with self.backend, SendPool(self.backend, settings.DISPATCH_CONCURRENCY) as pool:
+            while self.has_work(pool):
+                finished = pool.finished(timeout=POLL_SECONDS)  # 5. sends land
+                self.start_sends(pool)  # 3-5. refill the free slots before writing
+                self.record(finished)  # 6. record
+                if self.must_abandon(pool):
+                    self.abandon(pool)
+                    break
+            self.release(list(self.waiting))
+        self.note_why_stopped()
+        if self.failure is not None:
+            raise self.failure
+
+    def has_work(self, pool: SendPool) -> bool:
+        more_to_claim = bool(self.waiting) or not self.drained
+        return bool(pool.in_flight or self.unrecorded) or (more_to_claim and not self.stopping())
+
+    def close_what_earlier_runs_left(self) -> None:
+        self.tally.in_doubt = claims.mark_in_doubt(self.now)
+        too_late, no_longer_due = claims.close_returning(self.scenarios, self.now)
+        self.tally.counts[PromptStatus.FAILED] += too_late
+        self.tally.counts[PromptStatus.SKIPPED] += no_longer_due
+
+    def start_sends(self, pool: SendPool) -> None:
+        wave: list[tuple[ClaimedPrompt, Sequence[str]]] = []
+        while len(wave) < pool.room and len(self.unrecorded) < settings.DISPATCH_BATCH_SIZE:
+            if self.stopping() or (not self.waiting and not self.claim_next_batch()):
+                break
+            if self.waiting:
+                prompt, tokens = self.waiting.popleft()
+                if tokens:
+                    wave.append((prompt, tokens))
+                else:
+                    self.unrecorded.append(
+                        PromptResult(prompt, PromptStatus.SKIPPED, "No active device.")
+                    )
+        tokens_of = dict((p.id, tokens) for p, tokens in wave)
+        for prompt in self.start_sending([p for p, _ in wave]):
+            pool.send(prompt, tokens_of[prompt.id])
+
+    def claim_next_batch(self) -> bool:
+        """Stages 2-4 for the next batch; False when nothing is left to evaluate."""
+        try:
+            batch = next(self.due_batches, None)
+            if batch is None:
+                self.drained = True
+                return False
+            self.claim(batch)
+        except Exception as exc:
+            self.failure = exc
+            return False
+        return True
+
+    def claim(self, batch: list[DuePrompt]) -> None:
+        admitted = self.admission.admit(batch)  # pause, quiet hours, daily cap
+        tokens = prefetch_tokens({p.peer_mentor_id for p in admitted})  # 3. device tokens
+        claimed = self.ledger.claim(admitted, self.now)  # 4. claim
+        self.batches_claimed += 1
+        self.say(
+            f"3-4. batch {self.batches_claimed}: {len(batch)} due, {len(admitted)} admitted, "
+            f"{len(claimed)} claimed by this run"
+        )
+        self.waiting.extend((p, tokens.get(p.peer_mentor_id, ())) for p in claimed)
+
+    def start_sending(self, prompts: list[ClaimedPrompt]) -> list[ClaimedPrompt]:
+        """5a. The compare-and-set before the requests: the prompts this run may send now.
+
+        If the mark cannot be written, nothing is sent: the prompts stay
+        claimed and unstarted, so a later run takes them over instead of them
+        being left in doubt.
+        """
+        try:
+            return self.ledger.start_sending(prompts, timezone.now())
+        except Exception:
+            logger.exception(
+                "could not mark %d prompts as sending; left for a later run", len(prompts)
+            )
+            return []
+
+    def record(self, finished: list[PromptResult]) -> None:
+        """6. Each outcome on its own row; a failure is logged, never raised.
+
+        A wave is written in one transaction; if that fails, each row is tried
+        on its own so one bad row costs only itself.
+        """
+        checked = [checked_changes(r) for r in [*self.unrecorded, *finished]]
+        self.unrecorded = []
+        if not checked:
+            return
+        try:
+            self.ledger.record({r.prompt.id: changes for r, changes in checked})
+        except Exception:
+            for result, changes in checked:
+                try:
+                    self.ledger.record({result.prompt.id: changes})
+                except Exception:
+                    logger.exception(
+                        "could not record prompt %s as %s", result.prompt.id, result.status
+                    )
+        for result, _ in checked:
+            self.count(result)
+
+    def count(self, result: PromptResult) -> None:
+        self.tally.counts[result.status] += 1
+        if result.dead_tokens:
+            deactivate_tokens(result.dead_tokens)
+        if result.misconfigured and not self.tally.misconfigured:
+            # Every further send would fail the same way: stop, keep the rest due.
+            self.tally.misconfigured = result.error
+            self.stop.set()
+
+    def stopping(self) -> bool:
+        if self.failure or self.stop.is_set() or time.monotonic() > self.deadline:
+            self.stopping_since = self.stopping_since or time.monotonic()
+            return True
+        return False
+
+    def must_abandon(self, pool: SendPool) -> bool:
+        """Sends still running this long after the stop have outlived every timeout."""
+        if not pool.in_flight or not self.stopping():
+            return False
+        assert self.stopping_since is not None
+        return time.monotonic() - self.stopping_since > settings.PUSH_REQUEST_DEADLINE_SECONDS
+
+    def abandon(self, pool: SendPool) -> None:
+        stuck = list(pool.in_flight.values())
+        logger.warning("%d sends did not finish; left in doubt", len(stuck))
+        try:
+            self.tally.in_doubt += self.ledger.give_up_on(stuck)
+        except Exception:
+            logger.exception("could not flag %d stuck sends; the stale timeout will", len(stuck))
+
+    def release(self, unsent: list[tuple[ClaimedPrompt, Sequence[str]]]) -> None:
+        if not unsent:
+            return
+        try:
+            self.ledger.release([p for p, _ in unsent], timezone.now())
+        except Exception:
+            logger.exception(
+                "could not give back %d unsent claims; a later run takes them over", len(unsent)
+            )
+
+    def note_why_stopped(self) -> None:
+        run = self.ledger.run
+        if self.tally.misconfigured:
+            run.error = f"Push backend misconfigured, run stopped: {self.tally.misconfigured}"
+        elif self.stopping() and not self.failure:
+            run.error = "Stopped early (deadline or shutdown); the rest stays due for the next run."
+
+
+class Admission:
+    """Delivery policy: pause, quiet hours and the daily cap hold prompts back, counted."""
+
+    def __init__(self, now: datetime, tally: Tally) -> None:
+        self.tally = tally
+        self.quiet_until = policy.quiet_hours_end(now)
+        self.cap = policy.DailyCap(now)
+
+    def admit(self, batch: list[DuePrompt]) -> list[DuePrompt]:
+        self.cap.load(p.peer_mentor_id for p in batch)
+        return [p for p in batch if self.admits(p)]
+
+    def admits(self, prompt: DuePrompt) -> bool:
+        if prompt.held_by:
+            self.tally.deferred[prompt.held_by] += 1
+        elif self.quiet_until is not None:
+            self.tally.deferred[policy.QUIET_HOURS] += 1
+            self.tally.deferred_until = self.quiet_until
+        elif prompt.history_id is None and not self.cap.admit(prompt.peer_mentor_id):
+            # A returning prompt took its slot on the day of its first attempt.
+            self.tally.deferred[policy.DAILY_CAP] += 1
+        else:
+            return True
+        return False
+
+
+class MentorScope:
+    """Every mentor, or only those of some chapters (a coordinator's "run now")."""
+
+    def __init__(self, chapter_ids: Collection[int] | None) -> None:
+        self.ids: frozenset[int] | None = None
+        if chapter_ids is not None:
+            mentors = PeerMentor.objects.filter(chapter_id__in=list(chapter_ids))
+            self.ids = frozenset(mentors.values_list("pk", flat=True))
+
+    def only(self, due: Iterator[DuePrompt]) -> Iterator[DuePrompt]:
+        ids = self.ids
+        return due if ids is None else (p for p in due if p.peer_mentor_id in ids)
+
+
+def load_scenarios(
+    scenario_id: int | None, chapter_ids: Collection[int] | None = None
+) -> dict[int, Scenario]:
     qs = Scenario.objects.select_related("chapter").filter(is_enabled=True)
     if scenario_id is not None:
         qs = qs.filter(pk=scenario_id)
-    scenarios = {s.pk: s for s in qs}
+    if chapter_ids is not None:
+        qs = qs.filter(Q(chapter__isnull=True) | Q(chapter_id__in=list(chapter_ids)))
     # A row saved without validation must not stop every other scenario's run.
-    for pk in [pk for pk, s in scenarios.items() if s.trigger_kind not in ActivityKind.values]:
-        logger.warning("scenario %s has an unknown trigger kind and is ignored", pk)
-        del scenarios[pk]
-    return scenarios
+    return {s.pk: s for s in qs if is_sendable(s)}
+
+
+def is_sendable(scenario: Scenario) -> bool:
+    if scenario.trigger_kind not in ActivityKind.values:
+        logger.warning("scenario %s has an unknown trigger kind and is ignored", scenario.pk)
+        return False
+    if scenario.missing_text():
+        logger.warning("scenario %s has no title or message and is ignored", scenario.pk)
+        return False
+    return True
 
 
 def evaluate(scenarios: dict[int, Scenario], now: datetime) -> Iterator[DuePrompt]:
@@ -186,59 +440,14 @@ def evaluate(scenarios: dict[int, Scenario], now: datetime) -> Iterator[DuePromp
     return heapq.merge(*streams, key=lambda p: p.due_at)
 
 
-def admit(due: Iterable[DuePrompt], now: datetime, tally: Tally) -> Iterator[DuePrompt]:
-    """Delivery policy: pause, quiet hours and the daily cap hold prompts back."""
-    quiet_until = policy.quiet_hours_end(now)
-    cap = policy.DailyCap(now)
-    for chunk in chunked(due, settings.DISPATCH_BATCH_SIZE):
-        cap.load(p.peer_mentor_id for p in chunk)
-        for prompt in chunk:
-            if prompt.held_by:
-                tally.deferred[prompt.held_by] += 1
-            elif quiet_until is not None:
-                tally.deferred[policy.QUIET_HOURS] += 1
-                tally.deferred_until = quiet_until
-            elif not cap.admit(prompt.peer_mentor_id):
-                tally.deferred[policy.DAILY_CAP] += 1
-            else:
-                yield prompt
-
-
-def claimed_batches(
-    due: Iterable[DuePrompt], ledger: Ledger, now: datetime, say: Progress
-) -> Iterator[list[tuple[ClaimedPrompt, Sequence[str]]]]:
-    """Stages 3 and 4, a batch at a time: device tokens in one query, then the claim."""
-    for number, batch in enumerate(chunked(due, settings.DISPATCH_BATCH_SIZE), start=1):
-        tokens = prefetch_tokens({p.peer_mentor_id for p in batch})
-        claimed = ledger.claim(batch, now)
-        say(f"3-4. batch {number}: {len(batch)} due, {len(claimed)} claimed by this run")
-        yield [(p, tokens.get(p.peer_mentor_id, ())) for p in claimed]
-
-
 def prefetch_tokens(mentor_ids: set[int]) -> dict[int, list[str]]:
     tokens: dict[int, list[str]] = {}
+    if not mentor_ids:
+        return tokens
     rows = DeviceToken.objects.filter(peer_mentor_id__in=mentor_ids, is_active=True).order_by("pk")
     for mentor_id, token in rows.values_list("peer_mentor_id", "token"):
         tokens.setdefault(mentor_id, []).append(token)
     return tokens
-
-
-def record_all(
-    waves: Iterable[list[delivery.PromptResult]],
-    ledger: Ledger,
-    tally: Tally,
-    stop: threading.Event,
-) -> None:
-    for results in waves:
-        delivery.record_results(ledger, results)
-        for result in results:
-            tally.counts[result.status] += 1
-            if result.dead_tokens:
-                deactivate_tokens(result.dead_tokens)
-            if result.misconfigured and not tally.misconfigured:
-                # Every further send would fail the same way: stop, keep the rest due.
-                tally.misconfigured = result.error
-                stop.set()
 
 
 def deactivate_tokens(dead: Iterable[tuple[str, str]]) -> None:
@@ -253,13 +462,10 @@ def deactivate_tokens(dead: Iterable[tuple[str, str]]) -> None:
 
 def finish_run(run: DispatchRun, tally: Tally) -> None:
     summary = tally.summary()
-    run.finished_at = timezone.now()
-    run.dispatched = summary.dispatched
-    run.failed = summary.failed
-    run.skipped = summary.skipped
-    run.retrying = summary.retrying
-    run.in_doubt = summary.in_doubt
+    for name, value in summary.counts().items():
+        setattr(run, name, value)
     run.deferred = summary.deferred
+    run.finished_at = timezone.now()
     try:
         save_run(run)
     except Exception:

@@ -7,13 +7,14 @@ and never sent.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from scheduler.models import PromptHistory, PromptStatus
@@ -44,7 +45,14 @@ def local_day_start(now: datetime) -> datetime:
 
 
 class DailyCap:
-    """Counts prompts per mentor per local day; loads each mentor's count once per run."""
+    """Counts prompts per mentor per local day; loads each mentor's count once per run.
+
+    A prompt uses a slot of the local day it was first claimed on, from its
+    first attempt: the push service may have received a prompt that now waits
+    for a retry, so it counts, and its later retries take no second slot.
+    A claim not yet sent (pending) counts too; a prompt skipped for want of a
+    device, never attempted, does not.
+    """
 
     def __init__(self, now: datetime, limit: int | None = None) -> None:
         self.limit = settings.MAX_PROMPTS_PER_MENTOR_PER_DAY if limit is None else limit
@@ -60,9 +68,9 @@ class DailyCap:
             return
         rows = (
             PromptHistory.objects.filter(
+                Q(status=PromptStatus.PENDING) | Q(attempts__gt=0),
                 peer_mentor_id__in=missing,
-                status__in=[PromptStatus.DISPATCHED, PromptStatus.PENDING],
-                claimed_at__gte=self.day_start,
+                created_at__gte=self.day_start,
             )
             .values("peer_mentor_id")
             .annotate(n=Count("pk"))
@@ -87,6 +95,7 @@ def next_attempt_delay(attempts: int, retry_after: float | None = None) -> timed
         settings.DISPATCH_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
     )
     seconds = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        seconds = max(seconds, retry_after)
+    if retry_after is not None and math.isfinite(retry_after):
+        # A server's wish is honoured up to our own longest wait, never past it.
+        seconds = max(seconds, min(retry_after, settings.DISPATCH_RETRY_MAX_SECONDS))
     return timedelta(seconds=seconds)

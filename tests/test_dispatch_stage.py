@@ -1,153 +1,196 @@
-"""The dispatch stage on its own: push backend and history writer both fakes."""
+"""The dispatch stage: the send pool, combining device outcomes, recording and stopping."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+import threading
+import time
+from datetime import datetime, timedelta
 from unittest import mock
 
 import pytest
+from django.utils import timezone
 
-from scheduler import delivery
-from scheduler.claims import ClaimedPrompt
-from scheduler.models import PromptStatus
+from scheduler.claims import ClaimedPrompt, Ledger
+from scheduler.models import DispatchRun, PromptHistory, PromptStatus
+from scheduler.pipeline import run_dispatch
 from scheduler.push import BasePushBackend, PushMessage, SendOutcome
 from scheduler.push.base import Delivery
+from scheduler.sending import PromptResult, SendPool, combine
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
-
-class FakeWriter:
-    def __init__(self, fail_on_record: bool = False) -> None:
-        self.records: list[tuple[int, dict[str, object]]] = []
-        self.fail_on_record = fail_on_record
-
-    def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> set[int]:
-        return {p.id for p in prompts}
-
-    def record(self, changes_by_id: dict[int, dict[str, object]]) -> None:
-        if self.fail_on_record:
-            raise RuntimeError("database went away")
-        self.records.extend(changes_by_id.items())
-
-    def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None:
-        pass
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.get_fixed_timezone(60))
 
 
-def prompts(n: int) -> list[tuple[ClaimedPrompt, list[str]]]:
-    return [
-        (ClaimedPrompt(i, 100 + i, 7, 200 + i, 0, "Title", "Body"), [f"token-{i}"])
-        for i in range(1, n + 1)
-    ]
+def due(n: int) -> list[int]:
+    f.scenario()
+    mentors = [f.mentor() for _ in range(n)]
+    for m in mentors:
+        f.activity(m, occurred_at=NOW - timedelta(days=3))
+    return [m.pk for m in mentors]
 
 
-def run_stage(backend: BasePushBackend, writer: FakeWriter, batch: list) -> list:
-    results = []
-    for wave in delivery.dispatch([batch], backend, writer, concurrency=4):
-        delivery.record_results(writer, wave)
-        results += wave
-    return results
+class Backend(BasePushBackend):
+    """Answers with `answer(message)`; counts calls and the peak of requests in flight."""
+
+    def __init__(self, answer=lambda message: SendOutcome.delivered(), **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.answer = answer
+        self.calls = 0
+        self.in_flight = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def send(self, message: PushMessage) -> SendOutcome:
+        with self.lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            return self.answer(message)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
 
 
-def summary_of(results: list) -> tuple[int, int, int]:
-    statuses = [r.status for r in results]
-    return (
-        statuses.count(PromptStatus.DISPATCHED),
-        statuses.count(PromptStatus.FAILED),
-        statuses.count(PromptStatus.SKIPPED),
-    )
+def statuses() -> dict[int, str]:
+    return dict(PromptHistory.objects.values_list("peer_mentor_id", "status"))
 
 
 def test_it_sends_and_records_every_prompt() -> None:
-    backend = mock.Mock(spec=BasePushBackend)
-    backend.send.return_value = SendOutcome.delivered()
-    writer = FakeWriter()
+    mentors = due(3)
+    backend = Backend()
 
-    results = run_stage(backend, writer, prompts(3))
+    summary = run_dispatch(now=NOW, backend=backend)
 
-    assert backend.send.call_count == 3
-    assert sorted(pid for pid, _ in writer.records) == [1, 2, 3]
-    assert {c["status"] for _, c in writer.records} == {PromptStatus.DISPATCHED}
-    assert summary_of(results) == (3, 0, 0)
+    assert backend.calls == 3
+    assert statuses() == dict.fromkeys(mentors, PromptStatus.DISPATCHED)
+    assert (summary.dispatched, summary.failed, summary.skipped) == (3, 0, 0)
 
 
 def test_it_keeps_going_when_one_send_fails() -> None:
-    def send(message: PushMessage) -> SendOutcome:
-        if message.prompt_id == 2:
+    mentors = due(3)
+
+    def answer(message: PushMessage) -> SendOutcome:
+        if message.peer_mentor_id == mentors[1]:
             raise ConnectionError("boom")
         return SendOutcome.delivered()
 
-    backend = mock.Mock(spec=BasePushBackend)
-    backend.send.side_effect = send
-    writer = FakeWriter()
+    summary = run_dispatch(now=NOW, backend=Backend(answer))
 
-    results = run_stage(backend, writer, prompts(3))
-
-    statuses = dict((pid, c["status"]) for pid, c in writer.records)
-    assert statuses == {
-        1: PromptStatus.DISPATCHED,
-        2: PromptStatus.FAILED,
-        3: PromptStatus.DISPATCHED,
+    assert statuses() == {
+        mentors[0]: PromptStatus.DISPATCHED,
+        mentors[1]: PromptStatus.FAILED,
+        mentors[2]: PromptStatus.DISPATCHED,
     }
-    assert "boom" in dict(writer.records)[2]["last_error"]
-    assert summary_of(results) == (2, 1, 0)
+    assert "boom" in PromptHistory.objects.get(peer_mentor_id=mentors[1]).last_error
+    assert (summary.dispatched, summary.failed, summary.skipped) == (2, 1, 0)
 
 
 def test_it_sends_nothing_when_nothing_is_due() -> None:
-    backend = mock.Mock(spec=BasePushBackend)
-    writer = FakeWriter()
+    backend = Backend()
 
-    results = run_stage(backend, writer, [])
+    summary = run_dispatch(now=NOW, backend=backend)
 
-    backend.send.assert_not_called()
-    assert writer.records == []
-    assert summary_of(results) == (0, 0, 0)
+    assert backend.calls == 0
+    assert not PromptHistory.objects.exists()
+    assert (summary.dispatched, summary.failed, summary.skipped) == (0, 0, 0)
 
 
 def test_it_logs_a_failed_record_and_carries_on(caplog: pytest.LogCaptureFixture) -> None:
-    backend = mock.Mock(spec=BasePushBackend)
-    backend.send.return_value = SendOutcome.delivered()
-    writer = FakeWriter(fail_on_record=True)
+    due(2)
+    backend = Backend()
 
-    with caplog.at_level(logging.ERROR, logger="scheduler.delivery"):
-        results = run_stage(backend, writer, prompts(2))
+    with (
+        mock.patch.object(Ledger, "record", side_effect=RuntimeError("database went away")),
+        caplog.at_level(logging.ERROR, logger="scheduler.pipeline"),
+    ):
+        summary = run_dispatch(now=NOW, backend=backend)
 
-    assert backend.send.call_count == 2
-    assert summary_of(results) == (2, 0, 0)
-    assert "could not record prompt 1" in caplog.text
+    assert backend.calls == 2
+    assert (summary.dispatched, summary.failed, summary.skipped) == (2, 0, 0)
+    assert caplog.text.count("could not record prompt") == 2
 
 
-def test_it_never_has_more_requests_in_flight_than_the_pool() -> None:
-    import threading
-    import time
+def test_it_never_has_more_requests_in_flight_than_the_pool(settings) -> None:
+    settings.DISPATCH_CONCURRENCY = 4
+    due(20)
 
-    in_flight = 0
-    peak = 0
-    lock = threading.Lock()
-
-    def send(message: PushMessage) -> SendOutcome:
-        nonlocal in_flight, peak
-        with lock:
-            in_flight += 1
-            peak = max(peak, in_flight)
+    def answer(message: PushMessage) -> SendOutcome:
         time.sleep(0.01)
-        with lock:
-            in_flight -= 1
         return SendOutcome.delivered()
 
-    backend = mock.Mock(spec=BasePushBackend)
-    backend.send.side_effect = send
-    waves = delivery.dispatch([prompts(20)], backend, FakeWriter(), concurrency=4)
-    results = [result for wave in waves for result in wave]
+    backend = Backend(answer)
+    summary = run_dispatch(now=NOW, backend=backend)
 
-    assert len(results) == 20
-    assert peak == 4
+    assert summary.dispatched == 20
+    assert backend.peak == 4
+
+
+def test_it_records_an_absurd_retry_after_as_a_bounded_retry(settings) -> None:
+    settings.DISPATCH_RETRY_MAX_SECONDS = 3600
+    mentors = due(3)
+    waits = iter([float("inf"), 1e12, float("nan")])
+
+    def answer(message: PushMessage) -> SendOutcome:
+        return SendOutcome.transient("busy", retry_after=next(waits))
+
+    summary = run_dispatch(now=NOW, backend=Backend(answer))
+
+    assert summary.retrying == 3
+    rows = PromptHistory.objects.filter(peer_mentor_id__in=mentors)
+    assert all(r.status == PromptStatus.RETRY for r in rows)
+    assert all(r.next_attempt_at <= timezone.now() + timedelta(hours=1, seconds=5) for r in rows)
+
+
+def test_it_records_a_result_it_cannot_compute_as_a_plain_retry() -> None:
+    mentors = due(2)
+
+    with mock.patch(
+        "scheduler.sending.next_attempt_delay", side_effect=OverflowError("date value out of range")
+    ):
+        summary = run_dispatch(
+            now=NOW, backend=Backend(lambda m: SendOutcome.transient("busy", retry_after=5))
+        )
+
+    # The fallback retry is computed without the server's value; the run ends normally.
+    assert summary.retrying == 2
+    assert statuses() == dict.fromkeys(mentors, PromptStatus.RETRY)
+    assert DispatchRun.objects.get().finished_at is not None
+
+
+def test_it_stops_waiting_for_stuck_sends_and_leaves_only_them_in_doubt(settings) -> None:
+    settings.DISPATCH_CONCURRENCY = 2
+    settings.PUSH_REQUEST_DEADLINE_SECONDS = 0.5
+    mentors = due(5)
+    release = threading.Event()
+    stop = threading.Event()
+
+    def answer(message: PushMessage) -> SendOutcome:
+        stop.set()  # SIGTERM arrives while two sends hang
+        release.wait(30)
+        return SendOutcome.delivered()
+
+    started = time.monotonic()
+    summary = run_dispatch(now=NOW, backend=Backend(answer), stop=stop)
+    elapsed = time.monotonic() - started
+    release.set()
+
+    assert elapsed < 5
+    assert summary.in_doubt == 2
+    stuck = PromptHistory.objects.filter(needs_review=True)
+    assert stuck.count() == 2 and all(r.status == PromptStatus.FAILED for r in stuck)
+    # The three never started are given back: due again, no history row.
+    assert PromptHistory.objects.count() == 2
+    assert set(statuses()) < set(mentors)
+    assert "Stopped early" in DispatchRun.objects.get().error
 
 
 def test_it_counts_a_prompt_delivered_when_any_device_accepted() -> None:
-    prompt = ClaimedPrompt(1, 2, 3, 4, 0, "T", "B")
-    result = delivery.combine(
+    prompt = ClaimedPrompt(1, 2, 3, 4, 1, "T", "B")
+    result = combine(
         prompt,
         [
             ("dead", SendOutcome.permanent("UNREGISTERED", token_invalid=True)),
@@ -161,15 +204,27 @@ def test_it_counts_a_prompt_delivered_when_any_device_accepted() -> None:
 def test_it_retries_transient_failures_until_attempts_run_out(settings) -> None:
     settings.DISPATCH_MAX_ATTEMPTS = 3
     outcome = [("t", SendOutcome(Delivery.TRANSIENT, "503"))]
-    assert (
-        delivery.combine(ClaimedPrompt(1, 2, 3, 4, 0, "T", "B"), outcome).status
-        == PromptStatus.RETRY
-    )
-    assert (
-        delivery.combine(ClaimedPrompt(1, 2, 3, 4, 1, "T", "B"), outcome).status
-        == PromptStatus.RETRY
-    )
-    assert (
-        delivery.combine(ClaimedPrompt(1, 2, 3, 4, 2, "T", "B"), outcome).status
-        == PromptStatus.FAILED
-    )
+    assert combine(ClaimedPrompt(1, 2, 3, 4, 1, "T", "B"), outcome).status == PromptStatus.RETRY
+    assert combine(ClaimedPrompt(1, 2, 3, 4, 2, "T", "B"), outcome).status == PromptStatus.RETRY
+    assert combine(ClaimedPrompt(1, 2, 3, 4, 3, "T", "B"), outcome).status == PromptStatus.FAILED
+
+
+def test_it_returns_finished_sends_of_the_pool_without_waiting_for_the_rest() -> None:
+    gate = threading.Event()
+
+    def answer(message: PushMessage) -> SendOutcome:
+        if message.prompt_id == 2:
+            gate.wait(5)
+        return SendOutcome.delivered()
+
+    with SendPool(Backend(answer), size=2) as pool:
+        pool.send(ClaimedPrompt(1, 2, 3, 4, 1, "T", "B"), ["a-token"])
+        pool.send(ClaimedPrompt(2, 2, 3, 5, 1, "T", "B"), ["b-token"])
+        first: list[PromptResult] = []
+        deadline = time.monotonic() + 5
+        while not first and time.monotonic() < deadline:
+            first = pool.finished(timeout=0.2)
+        assert [r.prompt.id for r in first] == [1]
+        assert list(pool.in_flight) == [2]
+        gate.set()
+        assert [r.prompt.id for r in pool.finished(timeout=5)] == [2]

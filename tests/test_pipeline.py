@@ -10,9 +10,10 @@ import time_machine
 from django.utils import timezone
 
 from scheduler.claims import Ledger, mark_in_doubt
-from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus
+from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.push import SendOutcome, locmem
+from scheduler.rules import DuePrompt
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -261,3 +262,83 @@ def test_it_gives_back_unsent_claims_when_asked_to_stop(settings) -> None:
         assert run_dispatch().dispatched == 5
     assert len(locmem.outbox) == 6
     assert len({m.prompt_id for m in locmem.outbox}) == 6
+
+
+def test_it_skips_and_logs_an_enabled_scenario_without_title_or_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A row saved without validation is held to the same rule as Scenario.clean."""
+    s, _, _ = due_setup(2)
+    Scenario.objects.filter(pk=s.pk).update(title="  ", body="")
+
+    summary = run_dispatch(now=NOW)
+
+    assert summary.dispatched == 0 and locmem.outbox == []
+    assert not PromptHistory.objects.exists()
+    assert f"scenario {s.pk} has no title or message" in caplog.text
+
+
+def test_it_records_a_late_result_over_the_doubt_of_a_takeover() -> None:
+    """A slow but live run's result is the truth, even after another run flagged it in doubt."""
+    s, (m,), (a,) = due_setup(1)
+    run = DispatchRun.objects.create(trigger="command")
+    ledger = Ledger(run, {s.pk: s})
+    [claimed] = ledger.claim([DuePrompt(m.pk, s.pk, a.pk, NOW)], NOW)
+    [started] = ledger.start_sending([claimed], NOW)
+    assert mark_in_doubt(NOW + timedelta(hours=1)) == 1  # another run thinks this one died
+
+    ledger.record({started.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}})
+
+    row = PromptHistory.objects.get()
+    assert (row.status, row.needs_review) == (PromptStatus.DISPATCHED, False)
+
+
+def test_it_records_nothing_on_a_row_another_run_holds_now() -> None:
+    s, (m,), (a,) = due_setup(1)
+    run = DispatchRun.objects.create(trigger="command")
+    ledger = Ledger(run, {s.pk: s})
+    [claimed] = ledger.claim([DuePrompt(m.pk, s.pk, a.pk, NOW)], NOW)
+    other = DispatchRun.objects.create(trigger="command")
+    PromptHistory.objects.filter(pk=claimed.id).update(run=other)
+
+    ledger.record({claimed.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}})
+
+    assert PromptHistory.objects.get().status == PromptStatus.PENDING
+
+
+def test_it_carries_the_attempt_number_from_the_mark_before_sending() -> None:
+    s, (m,), (a,) = due_setup(1)
+    row = PromptHistory.objects.create(
+        peer_mentor=m,
+        scenario=s,
+        activity=a,
+        status="retry",
+        attempts=2,
+        due_at=NOW,
+        next_attempt_at=NOW,
+    )
+    run = DispatchRun.objects.create(trigger="command")
+    ledger = Ledger(run, {s.pk: s})
+    [claimed] = ledger.claim([DuePrompt(m.pk, s.pk, a.pk, NOW, history_id=row.pk)], NOW)
+
+    [started] = ledger.start_sending([claimed], NOW)
+
+    assert (claimed.attempt, started.attempt) == (0, 3)
+    assert PromptHistory.objects.get().attempts == 3
+
+
+def test_it_limits_a_run_to_the_given_chapters() -> None:
+    everywhere = f.scenario()
+    oslo, bergen = f.chapter("Oslo"), f.chapter("Bergen")
+    only_bergen = f.scenario(chapter=bergen)
+    in_oslo, in_bergen = f.mentor(oslo), f.mentor(bergen)
+    for m in (in_oslo, in_bergen):
+        f.activity(m, occurred_at=NOW - 3 * DAY)
+
+    summary = run_dispatch(now=NOW, chapter_ids=[oslo.pk])
+
+    assert summary.dispatched == 1
+    assert list(PromptHistory.objects.values_list("peer_mentor_id", "scenario_id")) == [
+        (in_oslo.pk, everywhere.pk)
+    ]
+    assert only_bergen.prompts.count() == 0

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
-from scheduler.models import DispatchRun, PromptHistory, PromptStatus
+from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus
 from scheduler.pipeline import run_dispatch
 from scheduler.push import SendOutcome, locmem
 from tests import factories as f
@@ -121,6 +122,50 @@ class TestDailyCap:
         f.activity(m, occurred_at=now - 3 * DAY + timedelta(hours=2))
         later = run_dispatch(now=now + timedelta(hours=3))
         assert (later.dispatched, later.deferred) == (0, {"daily_cap": 1})
+
+    def test_it_counts_a_prompt_waiting_for_a_retry_from_its_first_attempt(self, settings) -> None:
+        """The push service may have received a send that timed out: it uses the day's slot."""
+        settings.MAX_PROMPTS_PER_MENTOR_PER_DAY = 1
+        now = oslo(2026, 11, 28, 9, 0)
+        m = f.mentor()
+        f.scenario(delay_days=3, lookback_days=5)
+        f.activity(m, occurred_at=now - 3 * DAY)
+        locmem.scripted[m.device_tokens.get().token] = [SendOutcome.transient("read timed out")]
+        assert run_dispatch(now=now).retrying == 1
+
+        f.activity(m, occurred_at=now - 3 * DAY + timedelta(hours=1))
+        later = run_dispatch(now=now + timedelta(hours=2))
+
+        assert (later.dispatched, later.deferred) == (0, {"daily_cap": 1})
+
+    def test_it_lets_a_retry_through_on_the_slot_it_already_holds(self, settings) -> None:
+        settings.MAX_PROMPTS_PER_MENTOR_PER_DAY = 1
+        settings.DISPATCH_RETRY_MAX_SECONDS = 60
+        now = oslo(2026, 11, 28, 9, 0)
+        m = f.mentor()
+        f.scenario(delay_days=3, lookback_days=5)
+        f.activity(m, occurred_at=now - 3 * DAY)
+        locmem.scripted[m.device_tokens.get().token] = [SendOutcome.transient("read timed out")]
+        with time_machine.travel(now, tick=False):
+            run_dispatch()
+
+        with time_machine.travel(now + timedelta(hours=1), tick=False):
+            again = run_dispatch()
+
+        assert (again.dispatched, again.deferred) == (1, {})
+        assert len({message.prompt_id for message in locmem.outbox}) == 1
+
+    def test_it_gives_no_slot_to_a_prompt_skipped_for_want_of_a_device(self, settings) -> None:
+        settings.MAX_PROMPTS_PER_MENTOR_PER_DAY = 1
+        now = oslo(2026, 11, 28, 9, 0)
+        m = f.mentor(tokens=0)
+        f.scenario(delay_days=3, lookback_days=5)
+        f.activity(m, occurred_at=now - 3 * DAY)
+        assert run_dispatch(now=now).skipped == 1
+        DeviceToken.objects.create(peer_mentor=m, token="device-token-registered-later")
+        f.activity(m, occurred_at=now - 3 * DAY + timedelta(hours=1))
+
+        assert run_dispatch(now=now + timedelta(hours=2)).dispatched == 1
 
     def test_it_sends_the_rest_the_next_local_day(self, settings) -> None:
         settings.MAX_PROMPTS_PER_MENTOR_PER_DAY = 1
