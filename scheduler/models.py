@@ -65,6 +65,15 @@ class PeerMentor(models.Model):
         blank=True,
         help_text=_("No prompts are sent before this time, e.g. during a holiday."),
     )
+    # The `sub` of the mentor's Supabase access tokens: links the mobile app's
+    # sign-in to this mentor. Set by a coordinator; empty means no app access.
+    auth_user_id = models.UUIDField(
+        _("app user id"),
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("The mentor's user id in Supabase Auth, which the mobile app signs in with."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -158,11 +167,21 @@ class Activity(models.Model):
     occurred_at = models.DateTimeField(_("occurred at"))
     wellbeing_concern = models.BooleanField(_("wellbeing concern flagged"), default=False)
     notes = models.TextField(_("notes"), blank=True, default="")
+    # Chosen by the mobile app so a retried request finds its first row; empty
+    # for activities entered in the admin.
+    client_id = models.UUIDField(_("app id"), null=True, blank=True)
+    # A withdrawn activity triggers and cancels nothing; its prompt history stays.
+    withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["peer_mentor", "client_id"], name="activity_unique_client_id"
+            ),
+        ]
         indexes = [
             # Evaluation: trigger kind within a time window.
             models.Index(fields=["kind", "occurred_at"], name="activity_kind_occurred"),
@@ -174,6 +193,10 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+
+    @property
+    def from_app(self) -> bool:
+        return self.client_id is not None
 
     def clean(self) -> None:
         super().clean()
@@ -305,13 +328,16 @@ class PromptHistory(models.Model):
 
     peer_mentor = models.ForeignKey(PeerMentor, on_delete=models.CASCADE, related_name="prompts")
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="prompts")
-    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="prompts")
+    # RESTRICT: an activity with prompts cannot be deleted on its own (withdraw it
+    # instead), yet deleting its mentor still removes both.
+    activity = models.ForeignKey(Activity, on_delete=models.RESTRICT, related_name="prompts")
     status = models.CharField(
         _("status"), max_length=12, choices=PromptStatus.choices, default=PromptStatus.PENDING
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened in the app"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True, default="")
     run = models.ForeignKey(

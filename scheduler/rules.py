@@ -105,6 +105,7 @@ def _not_followed_up(scenario: Scenario, now: datetime) -> Q:
         contact_ref=OuterRef("contact_ref"),
         occurred_at__gt=OuterRef("occurred_at"),
         occurred_at__lte=now,
+        withdrawn_at__isnull=True,
     )
     return ~Q(Exists(later))
 
@@ -127,6 +128,13 @@ CONDITIONS: tuple[Condition, ...] = (
         where=lambda s, now: Q(kind=s.trigger_kind),
         phrase=_when_phrase,
         unmet=lambda s: _("it is not a %(kind)s") % {"kind": kind_label(s.trigger_kind)},
+    ),
+    Condition(
+        key="not_withdrawn",
+        applies=_always,
+        where=lambda s, now: Q(withdrawn_at__isnull=True),
+        phrase=_nothing,
+        unmet=lambda s: _("the mentor withdrew the activity"),
     ),
     Condition(
         key="wellbeing_concern",

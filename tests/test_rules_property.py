@@ -58,6 +58,7 @@ class ActivitySpec:
     kind: str
     occurred_at: datetime
     wellbeing: bool
+    withdrawn: bool
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def worlds(draw: st.DrawFn) -> World:
         kind=activity_kinds,
         occurred_at=times,
         wellbeing=st.booleans(),
+        withdrawn=st.sampled_from([False, False, False, True]),
     )
     activity_specs = draw(st.lists(activity, max_size=12))
     scenario_specs = draw(st.lists(scenarios, min_size=1, max_size=3))
@@ -147,6 +149,7 @@ def followed_up(world: World, trigger: ActivitySpec, now: datetime) -> bool:
         later.mentor == trigger.mentor
         and later.contact == trigger.contact
         and trigger.occurred_at < later.occurred_at <= now
+        and not later.withdrawn
         for later in world.activities
     )
 
@@ -164,6 +167,7 @@ def reference(world: World, now: datetime) -> tuple[set[tuple[int, int]], int]:
             rule_holds = (
                 (s.chapter is None or s.chapter == mentor.chapter)
                 and a.kind == s.trigger_kind
+                and not a.withdrawn
                 and (a.wellbeing or not s.requires_wellbeing)
                 and mentor.is_active
                 and now - s.lookback_days * DAY <= due_at <= now
@@ -198,6 +202,7 @@ def build(world: World, now: datetime) -> tuple[list[Scenario], list[Activity]]:
             kind=a.kind,
             occurred_at=a.occurred_at,
             wellbeing_concern=a.wellbeing,
+            withdrawn_at=now - SECOND if a.withdrawn else None,
         )
         for a in world.activities
     ]
