@@ -1,0 +1,31 @@
+"""The NinjaAPI behind /api/v1/: auth, throttle and errors for every route."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from ninja import NinjaAPI
+
+from scheduler.api import activities, devices, errors, prompts
+from scheduler.api.caller import MentorBearer, MentorRateThrottle, parse_rate
+
+try:
+    parse_rate(settings.API_THROTTLE_RATE)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+
+api = NinjaAPI(
+    title="Peer mentor app API",
+    version="1",
+    description=(
+        "Used by the mentor mobile app. Authenticate with `Authorization: Bearer "
+        '<Supabase access token>`; errors are JSON `{"detail": ...}`.'
+    ),
+    urls_namespace="mentor-api",
+    auth=MentorBearer(),
+    throttle=[MentorRateThrottle()],
+)
+errors.install(api)
+api.add_router("/devices", devices.router)
+api.add_router("/activities", activities.router)
+api.add_router("/prompts", prompts.router)

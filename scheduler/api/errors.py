@@ -1,0 +1,59 @@
+"""Every error is JSON `{"detail": ...}`, and none repeats what the caller sent."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+logger = logging.getLogger(__name__)
+
+# Where pydantic puts a field, before its name.
+LOCATIONS = {"body", "path", "query", "payload", "data"}
+
+
+def install(api: NinjaAPI) -> None:
+    api.add_exception_handler(ValidationError, invalid_input)
+    api.add_exception_handler(AuthenticationError, unauthenticated)
+    api.add_exception_handler(Http404, not_found)
+    api.add_exception_handler(Exception, server_error)
+
+
+def invalid_input(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    # Pydantic's errors carry the rejected input; a field name and a message suffice.
+    errors = [
+        {"field": field_of(error.get("loc", ())), "message": str(error.get("msg", "invalid"))}
+        for error in exc.errors
+    ]
+    return json_error(request, errors, 422)
+
+
+def field_of(loc: tuple[object, ...] | list[object]) -> str:
+    names = [str(part) for part in loc if str(part) not in LOCATIONS]
+    return ".".join(names) or "body"
+
+
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = json_error(request, "A valid Supabase access token is required.", 401)
+    response["WWW-Authenticate"] = 'Bearer realm="mentor-app"'
+    return response
+
+
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return json_error(request, "Not found.", 404)
+
+
+def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("mentor app API: unhandled error on %s %s", request.method, request.path)
+    return json_error(request, "Something went wrong on our side.", 500)
+
+
+def unknown_route(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """A path under /api/ that no route matches: JSON too, not the site's HTML page."""
+    return json_error(request, "Not found.", 404)
+
+
+def json_error(request: HttpRequest, detail: object, status: int) -> HttpResponse:
+    return JsonResponse({"detail": detail}, status=status)

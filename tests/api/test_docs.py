@@ -1,0 +1,30 @@
+"""The API describes itself: OpenAPI schema and interactive docs."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+
+def test_it_serves_the_openapi_schema() -> None:
+    schema = Client().get("/api/v1/openapi.json").json()
+    assert set(schema["paths"]) == {
+        "/api/v1/devices",
+        "/api/v1/devices/unregister",
+        "/api/v1/activities",
+        "/api/v1/activities/{client_id}",
+        "/api/v1/prompts",
+        "/api/v1/prompts/{prompt_id}/opened",
+    }
+    assert schema["components"]["securitySchemes"]["MentorBearer"]["scheme"] == "bearer"
+
+
+def test_it_serves_interactive_docs() -> None:
+    response = Client().get("/api/v1/docs")
+    assert response.status_code == 200
+    assert b"openapi.json" in response.content
+
+
+def test_it_answers_json_for_an_unknown_api_path() -> None:
+    response = Client().get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}

@@ -1,0 +1,139 @@
+"""Fetching and caching the project's key set: few fetches, no outage turned into a 500."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+import time_machine
+from django.test import Client
+
+from tests.api.conftest import App, KeySetServer
+from tests.api.keys import JWKS_PATH, SigningKey
+from tests.loopback import Answer
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def status_with(token: str) -> int:
+    response = Client().get("/api/v1/prompts", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code
+
+
+def test_it_fetches_the_key_set_once_for_many_requests(app: App, key_server: KeySetServer):
+    for _ in range(5):
+        assert app.get("/prompts").status_code == 200
+    assert key_server.fetches == 1
+
+
+def test_it_fetches_again_after_the_cache_time(app: App, key_server: KeySetServer) -> None:
+    with time_machine.travel(START, tick=False) as clock:
+        app.token = key_server.token(app.mentor.auth_user_id, key_server.keys[0])
+        assert app.get("/prompts").status_code == 200
+        clock.shift(timedelta(seconds=599))
+        assert app.get("/prompts").status_code == 200
+        assert key_server.fetches == 1
+        clock.shift(timedelta(seconds=2))
+        assert app.get("/prompts").status_code == 200
+        assert key_server.fetches == 2
+
+
+def test_it_accepts_a_rotated_key_after_one_refetch(
+    app: App, key_server: KeySetServer, es_key: SigningKey, spare_key: SigningKey
+) -> None:
+    assert app.get("/prompts").status_code == 200
+    key_server.keys = [es_key, spare_key]  # Supabase published a new key
+    rotated = key_server.token(app.mentor.auth_user_id, spare_key)
+    assert status_with(rotated) == 200
+    assert key_server.fetches == 2
+    assert status_with(rotated) == 200
+    assert key_server.fetches == 2
+
+
+def test_it_refetches_at_most_once_a_minute_for_unknown_key_ids(
+    app: App, key_server: KeySetServer, spare_key: SigningKey
+) -> None:
+    def made_up_kid_token() -> str:
+        claims_token = key_server.token(app.mentor.auth_user_id, spare_key)
+        return spare_key.sign(_claims_of(claims_token), kid=f"made-up-{uuid.uuid4()}")
+
+    with time_machine.travel(START, tick=False) as clock:
+        app.token = key_server.token(app.mentor.auth_user_id, key_server.keys[0])
+        assert app.get("/prompts").status_code == 200  # the first fetch
+        for _ in range(20):
+            assert status_with(made_up_kid_token()) == 401
+        assert key_server.fetches == 2  # the first fetch did not count: one refetch
+        clock.shift(timedelta(seconds=59))
+        for _ in range(20):
+            assert status_with(made_up_kid_token()) == 401
+        assert key_server.fetches == 2
+        clock.shift(timedelta(seconds=2))
+        for _ in range(20):
+            assert status_with(made_up_kid_token()) == 401
+        assert key_server.fetches == 3
+        assert app.get("/prompts").status_code == 200
+
+
+def test_it_keeps_using_cached_keys_while_the_key_set_server_is_down(
+    app: App, key_server: KeySetServer
+) -> None:
+    with time_machine.travel(START, tick=False) as clock:
+        app.token = key_server.token(app.mentor.auth_user_id, key_server.keys[0])
+        assert app.get("/prompts").status_code == 200
+        key_server.failing_status = 503
+        clock.shift(timedelta(minutes=11))  # the cached keys are due for a refresh
+        app.token = key_server.token(app.mentor.auth_user_id, key_server.keys[0])
+        assert app.get("/prompts").status_code == 200
+        assert key_server.fetches == 2
+        assert app.get("/prompts").status_code == 200
+        assert key_server.fetches == 2  # a failed fetch is not retried on every request
+
+
+def test_it_keeps_cached_keys_when_a_refetch_for_an_unknown_key_fails(
+    app: App, key_server: KeySetServer, spare_key: SigningKey
+) -> None:
+    assert app.get("/prompts").status_code == 200
+    key_server.failing_status = 500
+    assert status_with(key_server.token(app.mentor.auth_user_id, spare_key)) == 401
+    assert key_server.fetches == 2
+    assert app.get("/prompts").status_code == 200
+
+
+def test_it_answers_401_when_no_keys_could_ever_be_fetched(
+    app: App, key_server: KeySetServer
+) -> None:
+    key_server.failing_status = 503
+    response = app.get("/prompts")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "A valid Supabase access token is required."}
+
+
+def test_it_answers_401_when_the_key_set_server_cannot_be_reached(app: App, settings: Any) -> None:
+    # Nothing listens on the discard port: the connection is refused at once.
+    settings.SUPABASE_URL = "http://127.0.0.1:9"
+    assert app.get("/prompts").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        b"not json",
+        {"keys": "none"},
+        {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}]},
+        ["a", "list"],
+    ],
+)
+def test_it_answers_401_for_a_key_set_it_cannot_use(
+    app: App, key_server: KeySetServer, published: Any
+) -> None:
+    key_server.server.script(JWKS_PATH, Answer(200, published), method="GET")
+    assert app.get("/prompts").status_code == 401
+
+
+def _claims_of(token: str) -> dict[str, Any]:
+    return jwt.decode(token, options={"verify_signature": False})
