@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
@@ -18,6 +19,7 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, invalid_input)
     api.add_exception_handler(AuthenticationError, unauthenticated)
     api.add_exception_handler(Http404, not_found)
+    api.add_exception_handler(SuspiciousOperation, refused_request)
     api.add_exception_handler(Exception, server_error)
 
 
@@ -43,6 +45,12 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 
 def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return json_error(request, "Not found.", 404)
+
+
+def refused_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    if isinstance(exc, RequestDataTooBig):
+        return json_error(request, "The request body is too large.", 413)
+    return json_error(request, "Bad request.", 400)
 
 
 def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:

@@ -125,6 +125,18 @@ def test_it_refuses_a_body_that_is_not_json(app: App) -> None:
     assert not Activity.objects.exists()
 
 
+def test_it_refuses_an_oversized_body_with_413(app: App) -> None:
+    response = app.client.post(
+        "/api/v1/activities",
+        data='{"notes": "' + "n" * 3_000_000 + '"}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {app.token}"},
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
+    assert not Activity.objects.exists()
+
+
 def test_it_keeps_rejected_values_out_of_the_answer(app: App) -> None:
     response = app.post("/activities", activity_body(notes="private words \x07"))
     assert "private words" not in response.content.decode()
