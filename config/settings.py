@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "ninja",  # serves the API docs' scripts from STATIC_ROOT, not a CDN
     "scheduler",
 ]
 # The dispatch benchmark (`manage.py bench_dispatch`) is a development tool.
@@ -132,6 +133,14 @@ PUSH_REQUEST_DEADLINE_SECONDS = env.float("PUSH_REQUEST_DEADLINE_SECONDS", defau
 SUPABASE_URL = env.str("SUPABASE_URL", default="")
 SUPABASE_SERVICE_ROLE_KEY = env.str("SUPABASE_SERVICE_ROLE_KEY", default="")
 SUPABASE_FUNCTION_NAME = env.str("SUPABASE_FUNCTION_NAME", default="dispatch-scenario-prompt")
+
+# --- Mentor app API (/api/v1/) ---------------------------------------------
+# The app's Supabase access tokens are checked against SUPABASE_URL's key set;
+# the legacy shared secret (HS256) is accepted only when it is given here.
+SUPABASE_JWT_SECRET = env.str("SUPABASE_JWT_SECRET", default="")
+SUPABASE_JWKS_CACHE_SECONDS = env.int("SUPABASE_JWKS_CACHE_SECONDS", default=600)
+# Requests per mentor, counted in the default cache (per process with locmem).
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="120/m")
 
 FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")
 FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
