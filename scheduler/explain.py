@@ -26,7 +26,7 @@ HELD = "held"
 NO = "no"
 
 # Conditions that say the scenario is not about this activity at all.
-NOT_APPLICABLE = ("trigger_kind", "wellbeing_concern", "chapter")
+NOT_APPLICABLE = ("not_withdrawn", "trigger_kind", "wellbeing_concern", "chapter")
 
 
 @dataclass(frozen=True)
