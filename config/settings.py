@@ -153,6 +153,8 @@ DISPATCH_MAX_ATTEMPTS = env.int("DISPATCH_MAX_ATTEMPTS", default=5)
 DISPATCH_RETRY_BASE_SECONDS = env.int("DISPATCH_RETRY_BASE_SECONDS", default=60)
 DISPATCH_RETRY_MAX_SECONDS = env.int("DISPATCH_RETRY_MAX_SECONDS", default=6 * 3600)
 DISPATCH_STALE_CLAIM_SECONDS = env.int("DISPATCH_STALE_CLAIM_SECONDS", default=900)
+# A live run renews its lease every third of this; past it, other runs take over its claims.
+DISPATCH_LEASE_SECONDS = env.int("DISPATCH_LEASE_SECONDS", default=30)
 DISPATCH_RUN_DEADLINE_SECONDS = env.int("DISPATCH_RUN_DEADLINE_SECONDS", default=240)
 DISPATCH_INTERVAL_MINUTES = env.int("DISPATCH_INTERVAL_MINUTES", default=5)
 # The admin's "run now" hands the run to the cluster; off, it runs inside the request.

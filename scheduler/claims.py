@@ -41,12 +41,20 @@ def stale_cutoff(now: datetime) -> datetime:
 
 
 def returning_q(now: datetime) -> Q:
-    """Rows a run may take over: due retries and claims a dead run never started."""
-    return Q(status=PromptStatus.RETRY, next_attempt_at__lte=now) | Q(
-        status=PromptStatus.PENDING,
-        sending_started_at__isnull=True,
-        claimed_at__lt=stale_cutoff(now),
+    """Rows a run may take over: due retries and claims a dead run never started.
+
+    A run is dead once its lease has expired; a run whose lease the database
+    never recorded is taken for dead after `DISPATCH_STALE_CLAIM_SECONDS`.
+    """
+    unstarted = Q(status=PromptStatus.PENDING, sending_started_at__isnull=True)
+    return Q(status=PromptStatus.RETRY, next_attempt_at__lte=now) | (
+        unstarted & (Q(claimed_at__lt=stale_cutoff(now)) | Q(run__in=expired_runs(now)))
     )
+
+
+def expired_runs(now: datetime) -> QuerySet[DispatchRun]:
+    # A subquery rather than a join: the takeover locks its rows FOR UPDATE.
+    return DispatchRun.objects.filter(lease_expires_at__lt=now).values("pk")
 
 
 class Ledger:
@@ -186,11 +194,9 @@ def mark_in_doubt(now: datetime) -> int:
     They are not resent: the push service may already have delivered them,
     and a duplicate is worse than a prompt a coordinator follows up by hand.
     """
-    return in_doubt(
-        PromptHistory.objects.filter(
-            status=PromptStatus.PENDING, sending_started_at__lt=stale_cutoff(now)
-        )
-    )
+    started = Q(status=PromptStatus.PENDING, sending_started_at__isnull=False)
+    dead = Q(sending_started_at__lt=stale_cutoff(now)) | Q(run__in=expired_runs(now))
+    return in_doubt(PromptHistory.objects.filter(started & dead))
 
 
 def scenarios_with_returning(scenarios: dict[int, Scenario], now: datetime) -> list[int]:

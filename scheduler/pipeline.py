@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from scheduler import claims, policy
 from scheduler.claims import ClaimedPrompt, Ledger
+from scheduler.lease import Lease, lease_expiry
 from scheduler.models import (
     ActivityKind,
     DeviceToken,
@@ -135,10 +136,13 @@ def run_dispatch(
         return dry_run_summary(scenarios, mentors, now, say)
 
     backend = backend or get_backend(concurrency=settings.DISPATCH_CONCURRENCY)
-    run = DispatchRun.objects.create(trigger=trigger, started_at=now)
+    run = DispatchRun.objects.create(
+        trigger=trigger, started_at=now, lease_expires_at=timezone.now() + lease_expiry()
+    )
     dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say)
     try:
-        dispatch.run()
+        with Lease(run) as dispatch.lease:
+            dispatch.run()
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         raise
@@ -201,6 +205,7 @@ class Dispatch:
         self.unrecorded: list[PromptResult] = []
         self.batches_claimed = 0
         self.stopping_since: float | None = None
+        self.lease: Lease | None = None
         self.drained = False
         # Set when reading or claiming the next batch failed (the database went
         # away): what is in flight still lands and is recorded, then it is raised.
@@ -324,7 +329,8 @@ class Dispatch:
             self.stop.set()
 
     def stopping(self) -> bool:
-        if self.failure or self.stop.is_set() or time.monotonic() > self.deadline:
+        lease_lost = self.lease is not None and self.lease.lost
+        if self.failure or lease_lost or self.stop.is_set() or time.monotonic() > self.deadline:
             self.stopping_since = self.stopping_since or time.monotonic()
             return True
         return False
@@ -358,6 +364,8 @@ class Dispatch:
         run = self.ledger.run
         if self.tally.misconfigured:
             run.error = f"Push backend misconfigured, run stopped: {self.tally.misconfigured}"
+        elif self.lease is not None and self.lease.lost:
+            run.error = "Could not renew the run's lease; stopped claiming, the rest stays due."
         elif self.stopping() and not self.failure:
             run.error = "Stopped early (deadline or shutdown); the rest stays due for the next run."
 
@@ -466,6 +474,7 @@ def finish_run(run: DispatchRun, tally: Tally) -> None:
         setattr(run, name, value)
     run.deferred = summary.deferred
     run.finished_at = timezone.now()
+    run.lease_expires_at = None
     try:
         save_run(run)
     except Exception:

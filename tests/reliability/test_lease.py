@@ -1,0 +1,143 @@
+"""Runs hold a lease: a dead run's claims are taken over once it expires, not after 15 minutes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from scheduler.models import DispatchRun, PromptHistory, PromptStatus
+from tests.loopback import Answer, LoopbackServer
+from tests.reliability.children import (
+    SUPABASE_PATH,
+    Child,
+    child_env,
+    run_dispatch_process,
+    sends_per_mentor,
+    start_dispatch,
+    wait_until,
+)
+from tests.reliability.seeding import seed_due_prompts
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+PROMPTS = 40
+CONCURRENCY = 4
+BATCH = 20
+ANSWERED_BEFORE_CRASH = 8
+LEASE_SECONDS = 3
+
+
+def rows_with(**fields: object) -> set[int]:
+    return set(PromptHistory.objects.filter(**fields).values_list("peer_mentor_id", flat=True))
+
+
+def crash_mid_send(push_service: LoopbackServer, tmp_path: Path) -> tuple[dict[str, str], set[int]]:
+    """A run killed with SIGKILL while CONCURRENCY requests hang; returns the env and those mentors."""
+    push_service.script(SUPABASE_PATH, *[Answer(200, {"ok": True})] * ANSWERED_BEFORE_CRASH)
+    push_service.always(SUPABASE_PATH, Answer(200, {"ok": True}, delay=60))
+    # The stale timeout stays at its default: only the lease can free the claims.
+    env = child_env(
+        push_service,
+        DISPATCH_CONCURRENCY=CONCURRENCY,
+        DISPATCH_BATCH_SIZE=BATCH,
+        DISPATCH_LEASE_SECONDS=LEASE_SECONDS,
+    )
+    crashed = start_dispatch(env, tmp_path, "crashed")
+    assert push_service.wait_for(ANSWERED_BEFORE_CRASH + CONCURRENCY, SUPABASE_PATH, timeout=30)
+    assert wait_until(lambda: len(rows_with(status=PromptStatus.DISPATCHED)) == 8)
+    time.sleep(0.3)
+    crashed.kill()
+    in_flight = {
+        r.json["peer_mentor_id"]
+        for r in push_service.requests_to(SUPABASE_PATH)[ANSWERED_BEFORE_CRASH:]
+    }
+    push_service.always(SUPABASE_PATH, Answer(200, {"ok": True}))
+    return env, in_flight
+
+
+def assert_each_mentor_sent_once(push_service: LoopbackServer, mentor_ids: list[int]) -> None:
+    sends = sends_per_mentor(push_service)
+    assert set(sends) == set(mentor_ids)
+    assert set(sends.values()) == {1}, "a prompt was sent twice"
+
+
+def test_it_sends_a_dead_runs_claims_once_its_lease_expires(
+    push_service: LoopbackServer, tmp_path: Path
+) -> None:
+    seeded = seed_due_prompts(PROMPTS)
+    env, in_flight = crash_mid_send(push_service, tmp_path)
+    claimed_unstarted = rows_with(status=PromptStatus.PENDING, sending_started_at__isnull=True)
+    assert len(claimed_unstarted) == BATCH - ANSWERED_BEFORE_CRASH - CONCURRENCY
+
+    time.sleep(LEASE_SECONDS + 0.5)
+    later = run_dispatch_process(env, tmp_path, "later")
+
+    assert later.process.returncode == 0, later.stderr
+    assert later.summary()["in_doubt"] == len(in_flight) == CONCURRENCY
+    assert later.summary()["dispatched"] == PROMPTS - ANSWERED_BEFORE_CRASH - CONCURRENCY
+    assert rows_with(status=PromptStatus.FAILED, needs_review=True) == in_flight
+    assert_each_mentor_sent_once(push_service, seeded.mentor_ids)
+
+
+def test_it_lets_only_one_of_several_recovering_runs_take_each_claim(
+    push_service: LoopbackServer, tmp_path: Path
+) -> None:
+    seeded = seed_due_prompts(PROMPTS)
+    env, in_flight = crash_mid_send(push_service, tmp_path)
+
+    time.sleep(LEASE_SECONDS + 0.5)
+    runs: list[Child] = [start_dispatch(env, tmp_path, f"recover-{i}") for i in range(3)]
+    for child in runs:
+        assert child.wait() == 0, child.stderr
+
+    summaries = [child.summary() for child in runs]
+    assert sum(s["in_doubt"] for s in summaries) == CONCURRENCY
+    assert sum(s["dispatched"] for s in summaries) == PROMPTS - ANSWERED_BEFORE_CRASH - CONCURRENCY
+    assert rows_with(status=PromptStatus.FAILED, needs_review=True) == in_flight
+    assert_each_mentor_sent_once(push_service, seeded.mentor_ids)
+
+
+REFUSE_RENEWAL = """
+CREATE FUNCTION refuse_lease_renewal() RETURNS trigger AS $$
+BEGIN
+    IF NEW.lease_expires_at > OLD.lease_expires_at THEN
+        RAISE EXCEPTION 'lease renewal refused';
+    END IF;
+    RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER refuse_lease_renewal BEFORE UPDATE ON scheduler_dispatchrun
+    FOR EACH ROW EXECUTE FUNCTION refuse_lease_renewal();
+"""
+
+
+def test_it_stops_claiming_and_loses_nothing_when_its_lease_cannot_be_renewed(
+    push_service: LoopbackServer, tmp_path: Path
+) -> None:
+    seeded = seed_due_prompts(PROMPTS)
+    push_service.always(SUPABASE_PATH, Answer(200, {"ok": True}, delay=0.25))
+    env = child_env(
+        push_service, DISPATCH_CONCURRENCY=2, DISPATCH_BATCH_SIZE=4, DISPATCH_LEASE_SECONDS=3
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSE_RENEWAL)
+    try:
+        refused = run_dispatch_process(env, tmp_path, "refused")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_lease_renewal ON scheduler_dispatchrun")
+            cursor.execute("DROP FUNCTION refuse_lease_renewal()")
+
+    assert refused.process.returncode == 0, refused.stderr
+    sent = refused.summary()["dispatched"]
+    assert 0 < sent < PROMPTS, "the run should stop claiming soon after its first renewal"
+    assert "lease" in DispatchRun.objects.get().error
+    # Every request made is recorded; nothing is left claimed or in doubt.
+    assert len(rows_with(status=PromptStatus.DISPATCHED)) == sent == len(push_service.requests)
+    assert not PromptHistory.objects.exclude(status=PromptStatus.DISPATCHED).exists()
+
+    rest = run_dispatch_process(env, tmp_path, "rest")
+    assert rest.summary()["dispatched"] == PROMPTS - sent
+    assert_each_mentor_sent_once(push_service, seeded.mentor_ids)
