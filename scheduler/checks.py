@@ -1,34 +1,39 @@
-"""System checks: a selected push backend must have what it needs."""
+"""System checks: a selected push backend must have what it needs, dispatch settings must be possible."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import math
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from scheduler.push import BACKEND_ALIASES, backend_path
-from scheduler.push.http import service_url
 
-REQUIRED_SETTINGS = {
-    BACKEND_ALIASES["supabase"]: [
-        "SUPABASE_URL",
-        "SUPABASE_SERVICE_ROLE_KEY",
-        "SUPABASE_FUNCTION_NAME",
-    ],
-    BACKEND_ALIASES["fcm"]: ["FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE", "FCM_API_URL"],
-}
+# With 0 of any of these a run sends nothing, never retries, or never stops claiming.
+WHOLE_NUMBERS_FROM_ONE = (
+    "DISPATCH_CONCURRENCY",
+    "DISPATCH_BATCH_SIZE",
+    "DISPATCH_MAX_ATTEMPTS",
+    "DISPATCH_RETRY_BASE_SECONDS",
+    "DISPATCH_RETRY_MAX_SECONDS",
+    "DISPATCH_STALE_CLAIM_SECONDS",
+    "DISPATCH_RUN_DEADLINE_SECONDS",
+    "DISPATCH_INTERVAL_MINUTES",
+)
+POSITIVE_SECONDS = (
+    "PUSH_CONNECT_TIMEOUT_SECONDS",
+    "PUSH_READ_TIMEOUT_SECONDS",
+    "PUSH_REQUEST_DEADLINE_SECONDS",
+)
 
 
 @register()
 def check_push_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     name = settings.PUSH_BACKEND
-    path = backend_path(name)
     try:
-        import_string(path)
+        backend_class = import_string(backend_path(name))
     except ImportError:
         return [
             Error(
@@ -37,61 +42,51 @@ def check_push_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                 id="scheduler.E001",
             )
         ]
-    missing = [
+    # A class given by dotted path need not derive from BasePushBackend.
+    check = getattr(backend_class, "check", None)
+    return list(check()) if callable(check) else []
+
+
+@register()
+def check_dispatch_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors = [
         Error(
-            f"PUSH_BACKEND is {name!r} but {setting} is not set.",
-            hint=f"Set {setting} in the environment or .env.",
-            id="scheduler.E002",
+            f"{name} is {getattr(settings, name)!r}; it must be a whole number of at least 1.",
+            hint=f"Set {name} in the environment or .env, or leave it unset for the default.",
+            id="scheduler.E006",
         )
-        for setting in REQUIRED_SETTINGS.get(path, [])
-        if not str(getattr(settings, setting, "")).strip()
+        for name in WHOLE_NUMBERS_FROM_ONE
+        if not is_whole_number_from_one(getattr(settings, name))
     ]
-    if missing:
-        return missing
-    if path == BACKEND_ALIASES["fcm"]:
-        return check_service_url("FCM_API_URL") or check_fcm_credentials(
-            settings.FCM_CREDENTIALS_FILE
+    errors += [
+        Error(
+            f"{name} is {getattr(settings, name)!r}; it must be a number of seconds above 0.",
+            hint=f"Set {name} in the environment or .env, or leave it unset for the default.",
+            id="scheduler.E007",
         )
-    if path == BACKEND_ALIASES["supabase"]:
-        return check_service_url("SUPABASE_URL")
-    return []
-
-
-def check_fcm_credentials(filename: str) -> list[CheckMessage]:
-    from scheduler.push.fcm import load_credentials
-
-    if not Path(filename).is_file():
-        return [
+        for name in POSITIVE_SECONDS
+        if not is_positive_number(getattr(settings, name))
+    ]
+    if not errors and settings.DISPATCH_RETRY_BASE_SECONDS > settings.DISPATCH_RETRY_MAX_SECONDS:
+        errors.append(
             Error(
-                f"FCM_CREDENTIALS_FILE {filename!r} does not exist.",
-                hint="Download a service-account key (JSON) from the Firebase console: "
-                "Project settings > Service accounts > Generate new private key.",
-                id="scheduler.E003",
+                f"DISPATCH_RETRY_BASE_SECONDS ({settings.DISPATCH_RETRY_BASE_SECONDS}) is "
+                f"above DISPATCH_RETRY_MAX_SECONDS ({settings.DISPATCH_RETRY_MAX_SECONDS}).",
+                hint="The first wait between attempts cannot be longer than the longest.",
+                id="scheduler.E008",
             )
-        ]
-    try:
-        load_credentials(filename)
-    except ImproperlyConfigured as exc:
-        return [
-            Error(
-                str(exc),
-                hint="FCM needs a service-account key file, not a google-services.json "
-                "or a user's credentials.",
-                id="scheduler.E004",
-            )
-        ]
-    return []
+        )
+    return errors
 
 
-URL_HINTS = {
-    "SUPABASE_URL": "It looks like https://<project-ref>.supabase.co",
-    "FCM_API_URL": "Leave it unset for https://fcm.googleapis.com",
-}
+def is_whole_number_from_one(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def check_service_url(setting: str) -> list[CheckMessage]:
-    try:
-        service_url(setting, getattr(settings, setting))
-    except ImproperlyConfigured as exc:
-        return [Error(str(exc), hint=URL_HINTS[setting], id="scheduler.E005")]
-    return []
+def is_positive_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )

@@ -116,7 +116,7 @@ def test_it_never_logs_or_prints_the_service_key_or_a_device_token(
             assert token not in place
 
 
-SUPABASE_FIELDS = {"peer_mentor_id", "scenario_id", "device_token"}
+SUPABASE_FIELDS = {"prompt_id", "peer_mentor_id", "scenario_id", "device_token"}
 FCM_FIELDS = {
     "message.token",
     "message.notification.title",
@@ -124,6 +124,7 @@ FCM_FIELDS = {
     "message.data.scenario_id",
     "message.data.prompt_id",
     "message.android.collapse_key",
+    "message.android.notification.tag",
     "message.apns.headers.apns-collapse-id",
 }
 PERSONAL = {

@@ -4,6 +4,9 @@ import enum
 from dataclasses import dataclass
 from types import TracebackType
 
+from django.conf import settings
+from django.core.checks import CheckMessage, Error
+
 
 @dataclass(frozen=True)
 class PushMessage:
@@ -58,11 +61,32 @@ class BasePushBackend:
     """One transport. `send` must not raise for delivery problems: it returns an outcome.
 
     `open`/`close` bracket a run so a backend can hold pooled connections;
-    `send` is called from several threads at once.
+    `send` is called from several threads at once. Like Django's mail backends,
+    a backend takes its configuration as constructor arguments that fall back
+    to settings.
     """
+
+    # Settings that must not be empty when the backend is selected (and not given as arguments).
+    required_settings: tuple[str, ...] = ()
 
     def __init__(self, *, concurrency: int = 1, **kwargs: object) -> None:
         self.concurrency = concurrency
+
+    @classmethod
+    def check(cls) -> list[CheckMessage]:
+        """System-check messages about this backend's settings; [] when it can work."""
+        return [
+            Error(
+                f"PUSH_BACKEND is {settings.PUSH_BACKEND!r} but {name} is not set.",
+                hint=f"Set {name} in the environment or .env.",
+                id="scheduler.E002",
+            )
+            for name in cls.missing_settings()
+        ]
+
+    @classmethod
+    def missing_settings(cls) -> list[str]:
+        return [name for name in cls.required_settings if not is_set(getattr(settings, name, ""))]
 
     def open(self) -> None:
         pass
@@ -74,7 +98,11 @@ class BasePushBackend:
         raise NotImplementedError
 
     def __enter__(self) -> BasePushBackend:
-        self.open()
+        try:
+            self.open()
+        except BaseException:
+            self.close()  # whatever open() got before it failed
+            raise
         return self
 
     def __exit__(
@@ -84,3 +112,7 @@ class BasePushBackend:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def is_set(value: object) -> bool:
+    return value is not None and bool(str(value).strip())

@@ -14,13 +14,14 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.core.checks import CheckMessage, Error
 from django.core.exceptions import ImproperlyConfigured
 from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
 
 from scheduler.push import http
-from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome
+from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, is_set
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,30 @@ def load_credentials(path: str) -> service_account.Credentials:
         ) from None
 
 
+def check_credentials_file(filename: str) -> list[CheckMessage]:
+    if not Path(filename).is_file():
+        return [
+            Error(
+                f"FCM_CREDENTIALS_FILE {filename!r} does not exist.",
+                hint="Download a service-account key (JSON) from the Firebase console: "
+                "Project settings > Service accounts > Generate new private key.",
+                id="scheduler.E003",
+            )
+        ]
+    try:
+        load_credentials(filename)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="FCM needs a service-account key file, not a google-services.json "
+                "or a user's credentials.",
+                id="scheduler.E004",
+            )
+        ]
+    return []
+
+
 class GoogleSession:
     """One authorised, pooled session per credentials file, shared by every run of the process.
 
@@ -80,7 +105,8 @@ class GoogleSession:
         self.lock = threading.Lock()
         self.failure: SendOutcome | None = None
         self.failed_at = 0.0
-        self.token_session = requests.Session()
+        # A redirected token request would carry the signed assertion elsewhere.
+        self.token_session = http.NoRedirectSession()
         self.auth_request = Request(self.token_session)
         # The backend decides itself when a 401 calls for a new token (see FcmBackend._send).
         self.session = AuthorizedSession(
@@ -93,7 +119,7 @@ class GoogleSession:
                 http.mount_pool(self.session, concurrency)
                 self.pool_size = concurrency
 
-    def ensure_token(self) -> SendOutcome | None:
+    def ensure_token(self, timeout: float | tuple[float, float]) -> SendOutcome | None:
         """None when a valid access token is at hand, else why there is none."""
         with self.lock:
             if self.credentials.valid:
@@ -101,9 +127,7 @@ class GoogleSession:
             if self.failure and time.monotonic() - self.failed_at < REFRESH_FAILURE_HOLD_SECONDS:
                 return self.failure
             try:
-                self.credentials.refresh(
-                    functools.partial(self.auth_request, timeout=http.timeouts())
-                )
+                self.credentials.refresh(functools.partial(self.auth_request, timeout=timeout))
             except GoogleAuthError as exc:
                 self.failure, self.failed_at = oauth_outcome(exc), time.monotonic()
                 logger.warning("FCM access token refresh failed: %s", self.failure.error)
@@ -157,18 +181,48 @@ def forget_sessions() -> None:
 
 
 class FcmBackend(BasePushBackend):
-    def __init__(self, **kwargs: object) -> None:
+    required_settings = ("FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE", "FCM_API_URL")
+
+    def __init__(
+        self,
+        project_id: str | None = None,
+        credentials_file: str | None = None,
+        api_url: str | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)
-        missing = [
-            name
-            for name in ("FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE", "FCM_API_URL")
-            if not str(getattr(settings, name, "")).strip()
-        ]
+        given = {
+            "FCM_PROJECT_ID": settings.FCM_PROJECT_ID if project_id is None else project_id,
+            "FCM_CREDENTIALS_FILE": (
+                settings.FCM_CREDENTIALS_FILE if credentials_file is None else credentials_file
+            ),
+            "FCM_API_URL": settings.FCM_API_URL if api_url is None else api_url,
+        }
+        missing = [name for name, value in given.items() if not is_set(value)]
         if missing:
             raise ImproperlyConfigured(f"The fcm push backend needs {', '.join(missing)}.")
-        base_url = http.service_url("FCM_API_URL", settings.FCM_API_URL)
-        self.url = f"{base_url}/v1/projects/{settings.FCM_PROJECT_ID.strip()}/messages:send"
-        self._google = google_session(settings.FCM_CREDENTIALS_FILE, self.concurrency)
+        base_url = http.service_url("FCM_API_URL", given["FCM_API_URL"])
+        self.url = f"{base_url}/v1/projects/{given['FCM_PROJECT_ID'].strip()}/messages:send"
+        self.timeout = http.timeouts() if timeout is None else timeout
+        self._google = google_session(given["FCM_CREDENTIALS_FILE"], self.concurrency)
+
+    @classmethod
+    def check(cls) -> list[CheckMessage]:
+        missing = super().check()
+        if missing:
+            return missing
+        try:
+            http.service_url("FCM_API_URL", settings.FCM_API_URL)
+        except ImproperlyConfigured as exc:
+            return [
+                Error(
+                    str(exc),
+                    hint="Leave it unset for https://fcm.googleapis.com",
+                    id="scheduler.E005",
+                )
+            ]
+        return check_credentials_file(settings.FCM_CREDENTIALS_FILE)
 
     def send(self, message: PushMessage) -> SendOutcome:
         outcome = http.scrub_outcome(self._send(message), message.device_token)
@@ -183,18 +237,21 @@ class FcmBackend(BasePushBackend):
         return outcome
 
     def _send(self, message: PushMessage, *, token_renewed: bool = False) -> SendOutcome:
-        no_token = self._google.ensure_token()
+        no_token = self._google.ensure_token(self.timeout)
         if no_token is not None:
             return no_token
+        deadline = http.request_deadline()
         try:
             response = self._google.session.post(
-                self.url, json=build_message(message), **http.post_options()
+                self.url, json=build_message(message), **http.post_options(self.timeout)
             )
+            body = http.read_body(response, deadline)
         except GoogleAuthError as exc:
             return oauth_outcome(exc)
         except requests.RequestException as exc:
             return http.network_outcome(SERVICE, exc)
-        body = http.scrub_body(http.read_body(response), message.device_token)
+        if not 200 <= response.status_code < 300:
+            body = http.scrub_body(body, message.device_token)
         # An access token revoked before its expiry: one new token, one more try.
         # (THIRD_PARTY_AUTH_ERROR is about APNs credentials, not ours.)
         if (
@@ -210,14 +267,15 @@ class FcmBackend(BasePushBackend):
 def build_message(message: PushMessage) -> dict[str, Any]:
     """The v1 message: the scenario's fixed text and ids, nothing about the person helped."""
     prompt_ref = "test" if message.prompt_id is None else str(message.prompt_id)
-    # The same prompt sent again (a retry after a lost answer) replaces itself on the phone.
+    # The same prompt sent again (a retry after a lost answer) replaces itself on the phone:
+    # the collapse key while it waits at FCM, the tag and apns-collapse-id once shown.
     collapse_key = f"prompt-{prompt_ref}"
     return {
         "message": {
             "token": message.device_token,
             "notification": {"title": message.title, "body": message.body},
             "data": {"scenario_id": str(message.scenario_id), "prompt_id": prompt_ref},
-            "android": {"collapse_key": collapse_key},
+            "android": {"collapse_key": collapse_key, "notification": {"tag": collapse_key}},
             "apns": {"headers": {"apns-collapse-id": collapse_key}},
         }
     }
@@ -307,6 +365,11 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
 
 def oauth_outcome(exc: GoogleAuthError) -> SendOutcome:
     """Google's token endpoint said no (permanent) or could not be reached (transient)."""
+    if isinstance(exc, TransportError) and isinstance(exc.__cause__, http.RedirectRefused):
+        return SendOutcome.misconfigured(
+            f"FCM: Google's OAuth token endpoint answered with a redirect ({exc.__cause__}), "
+            "which is never followed: misconfiguration, check token_uri in FCM_CREDENTIALS_FILE."
+        )
     if isinstance(exc, TransportError):
         return SendOutcome.transient(
             "FCM: Google's OAuth token endpoint could not be reached "

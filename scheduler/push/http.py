@@ -28,28 +28,34 @@ from scheduler.push.base import SendOutcome
 # An error page can be megabytes; what a person needs is in the first few hundred bytes.
 MAX_BODY_BYTES = 64 * 1024
 ERROR_TEXT_LENGTH = 300
-# Past a day the prompt has likely left its lookback anyway; an absurd value
-# (or "inf") from a server must not turn into a date the database cannot hold.
-MAX_RETRY_AFTER_SECONDS = 24 * 60 * 60
+# A run of this many characters of a secret in an error text is masked even
+# where the rest is missing (cut off, or split by the server's line breaks).
+SECRET_FRAGMENT_LENGTH = 12
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
+# What a server may put between or instead of a secret's characters when it echoes
+# it: whitespace, JSON escapes (\u0041, \/) and escaped line breaks.
+_NOISE = re.compile(r"\s+|\\u([0-9a-fA-F]{4})|\\[nrtbf]|\\(.)", re.DOTALL)
 
 
 def service_url(setting: str, value: str) -> str:
     """The configured base URL without a trailing slash, if it is safe to send a key to.
 
-    Plain http is for a service on this machine only (a local Supabase, tests):
-    anywhere else it would carry the key and device tokens in clear text.
+    Plain http is for development or a service on this machine only (a local
+    Supabase, tests): anywhere else it would carry the key and device tokens in
+    clear text.
     """
     url = value.strip().rstrip("/")
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ImproperlyConfigured(f"{setting} {url!r} is not an https:// URL.")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    plain_http_allowed = parts.scheme == "http" and (
+        settings.DEBUG or is_loopback(parts.hostname or "")
+    )
+    if not parts.hostname or not (parts.scheme == "https" or plain_http_allowed):
         raise ImproperlyConfigured(
-            f"{setting} {url!r} uses plain http: use https:// (http is only for localhost)."
+            f"{setting} {url!r} must start with https:// (plain http:// only with DEBUG on "
+            "or for this machine: localhost, 127.0.0.0/8, ::1)."
         )
     return url
 
@@ -67,14 +73,46 @@ def timeouts() -> tuple[float, float]:
     return settings.PUSH_CONNECT_TIMEOUT_SECONDS, settings.PUSH_READ_TIMEOUT_SECONDS
 
 
-def post_options() -> dict[str, Any]:
+def request_deadline() -> float:
+    """When a push request started now must have its whole answer (time.monotonic)."""
+    return time.monotonic() + settings.PUSH_REQUEST_DEADLINE_SECONDS
+
+
+def post_options(timeout: float | tuple[float, float]) -> dict[str, Any]:
     """What every push POST is sent with.
 
     Redirects are never followed: requests would resend the `apikey` header to
     wherever the Location points, and a 302/303 turns the POST into a GET whose
     2xx would count as delivered although nothing was sent.
     """
-    return {"timeout": timeouts(), "stream": True, "allow_redirects": False}
+    return {"timeout": timeout, "stream": True, "allow_redirects": False}
+
+
+class DeadlineExceeded(requests.Timeout):
+    """The whole answer did not arrive within PUSH_REQUEST_DEADLINE_SECONDS."""
+
+
+class RedirectRefused(requests.RequestException):
+    """A redirect answer, refused rather than followed."""
+
+
+class NoRedirectSession(requests.Session):
+    """A session that refuses every redirect, for a library that sends its own requests.
+
+    google-auth's token exchange cannot be told `allow_redirects=False`; through
+    this session a redirect raises instead, which google-auth reports as a
+    TransportError caused by RedirectRefused.
+    """
+
+    def request(  # type: ignore[override]
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        kwargs["allow_redirects"] = False
+        response = super().request(method, url, *args, **kwargs)
+        if 300 <= response.status_code < 400:
+            response.close()
+            raise RedirectRefused(f"HTTP {response.status_code}", response=response)
+        return response
 
 
 def redirect_outcome(service: str, status: int, setting: str) -> SendOutcome:
@@ -98,27 +136,31 @@ def mount_pool(session: requests.Session, concurrency: int) -> None:
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
 
-def read_body(response: requests.Response, limit: int = MAX_BODY_BYTES) -> bytes:
-    """At most `limit` bytes of a streamed response, within the read timeout, then it is closed.
+def read_body(response: requests.Response, deadline: float, limit: int = MAX_BODY_BYTES) -> bytes:
+    """At most `limit` bytes of a streamed response, then it is closed.
 
     The read timeout alone bounds each wait for data, not the whole body: a
-    server sending a byte now and then could hold a sender for hours. So the
-    body gets the read timeout as a whole, and each read returns whatever has
-    arrived. A body read to its end leaves the connection in the pool; one cut
-    short (too big, too slow, or broken off by the server) closes it.
+    server sending a byte now and then could hold a sender for hours. So each
+    read returns whatever has arrived, and past `deadline` (time.monotonic)
+    DeadlineExceeded is raised. A body read to its end leaves the connection in
+    the pool; one cut short (too big, too slow, or broken off by the server)
+    closes it.
     """
-    deadline = time.monotonic() + timeouts()[1]
     chunks: list[bytes] = []
     size = 0
     try:
-        while size < limit and time.monotonic() < deadline:
-            chunk = response.raw.read1(8192, decode_content=True)
+        while size < limit:
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded("the answer did not arrive in time")
+            try:
+                chunk = response.raw.read1(8192, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError):
+                # The status line already says what happened; a cut-off body only loses detail.
+                break
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
-    except (urllib3.exceptions.HTTPError, OSError):
-        pass  # the status line already says what happened; a cut-off body only loses detail
     finally:
         response.close()
     return b"".join(chunks)[:limit]
@@ -143,15 +185,64 @@ def error_text(body: bytes, limit: int = ERROR_TEXT_LENGTH) -> str:
 
 
 def scrub(text: str, *secrets: str) -> str:
-    """Never let a device token or key echoed back by a server reach the history or logs."""
+    """Never let a device token or key echoed back by a server reach the history or logs.
+
+    Beyond the secret itself this masks any run of SECRET_FRAGMENT_LENGTH or
+    more of its characters, also with whitespace or JSON escapes in between.
+    """
     for secret in secrets:
         if secret:
             text = text.replace(secret, masked_token(secret))
+            text = mask_fragments(text, secret)
     return text
 
 
+def mask_fragments(text: str, secret: str) -> str:
+    size = min(SECRET_FRAGMENT_LENGTH, len(secret))
+    pieces = {secret[i : i + size] for i in range(len(secret) - size + 1)}
+    letters, starts, ends = skeleton(text)
+    runs: list[tuple[int, int]] = []
+    for i in range(len(letters) - size + 1):
+        if letters[i : i + size] not in pieces:
+            continue
+        if runs and i <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], i + size)
+        else:
+            runs.append((i, i + size))
+    for first, end in reversed(runs):
+        mask = masked_token(secret) if letters[first:end] == secret else "…"
+        text = text[: starts[first]] + mask + text[ends.get(end - 1, starts[end - 1] + 1) :]
+    return text
+
+
+def skeleton(text: str) -> tuple[str, list[int], dict[int, int]]:
+    """The text without whitespace and with JSON escapes decoded, and where each letter came from.
+
+    Returns the letters, each letter's start offset in `text`, and the end offsets
+    of the letters that came from an escape (any other letter is one character).
+    """
+    letters: list[str] = []
+    starts: list[int] = []
+    escape_ends: dict[int, int] = {}
+    position = 0
+    for match in _NOISE.finditer(text):
+        letters.append(text[position : match.start()])
+        starts.extend(range(position, match.start()))
+        position = match.end()
+        hex_code, escaped = match.groups()
+        letter = chr(int(hex_code, 16)) if hex_code else escaped
+        if letter and not letter.isspace():
+            escape_ends[len(starts)] = match.end()
+            letters.append(letter)
+            starts.append(match.start())
+    letters.append(text[position:])
+    starts.extend(range(position, len(text)))
+    return "".join(letters), starts, escape_ends
+
+
 def scrub_body(body: bytes, *secrets: str) -> bytes:
-    """Mask secrets in a body before any of it is cut short: a cut would leave a prefix unmasked."""
+    """Mask secrets in an error body before any of it is cut short: a cut would leave a prefix
+    unmasked."""
     return scrub(body.decode("utf-8", errors="replace"), *secrets).encode()
 
 
@@ -162,7 +253,12 @@ def scrub_outcome(outcome: SendOutcome, *secrets: str) -> SendOutcome:
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds, at most a day: either delta-seconds or an HTTP date."""
+    """Retry-After as seconds: either delta-seconds or an HTTP date.
+
+    An absurd value ("inf", 1e12, the year 9999) must not turn into a date the
+    database cannot hold: it is capped at DISPATCH_RETRY_MAX_SECONDS, the
+    longest the pipeline waits between attempts anyway.
+    """
     if not value:
         return None
     value = value.strip()
@@ -171,18 +267,23 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             return None
         seconds = (when - (now or timezone.now())).total_seconds()
     if not math.isfinite(seconds):
         return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+    return min(max(seconds, 0.0), float(settings.DISPATCH_RETRY_MAX_SECONDS))
 
 
 def network_outcome(service: str, exc: requests.RequestException) -> SendOutcome:
     """A request that got no answer: worth another try later, except a broken URL."""
+    if isinstance(exc, DeadlineExceeded):
+        return SendOutcome.transient(
+            f"{service}: timed out (no complete answer within "
+            f"PUSH_REQUEST_DEADLINE_SECONDS, {settings.PUSH_REQUEST_DEADLINE_SECONDS:g} s)."
+        )
     if isinstance(exc, requests.Timeout):
         kind = "timed out connecting" if isinstance(exc, requests.ConnectTimeout) else "timed out"
         return SendOutcome.transient(f"{service}: {kind} ({type(exc).__name__}).")

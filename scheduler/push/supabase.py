@@ -7,10 +7,11 @@ import threading
 
 import requests
 from django.conf import settings
+from django.core.checks import CheckMessage, Error
 from django.core.exceptions import ImproperlyConfigured
 
 from scheduler.push import http
-from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome
+from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, is_set
 
 logger = logging.getLogger(__name__)
 
@@ -20,26 +21,52 @@ TRANSIENT_CLIENT_ERRORS = {408, 425, 429}
 
 
 class SupabaseBackend(BasePushBackend):
-    def __init__(self, **kwargs: object) -> None:
+    required_settings = ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_FUNCTION_NAME")
+
+    def __init__(
+        self,
+        url: str | None = None,
+        key: str | None = None,
+        function_name: str | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)
-        # A key pasted with a trailing newline would make every request invalid.
-        key = settings.SUPABASE_SERVICE_ROLE_KEY.strip()
-        missing = [
-            name
-            for name, value in [
-                ("SUPABASE_URL", settings.SUPABASE_URL.strip()),
-                ("SUPABASE_SERVICE_ROLE_KEY", key),
-                ("SUPABASE_FUNCTION_NAME", settings.SUPABASE_FUNCTION_NAME),
-            ]
-            if not value
-        ]
+        given = {
+            "SUPABASE_URL": settings.SUPABASE_URL if url is None else url,
+            "SUPABASE_SERVICE_ROLE_KEY": settings.SUPABASE_SERVICE_ROLE_KEY if key is None else key,
+            "SUPABASE_FUNCTION_NAME": (
+                settings.SUPABASE_FUNCTION_NAME if function_name is None else function_name
+            ),
+        }
+        missing = [name for name, value in given.items() if not is_set(value)]
         if missing:
             raise ImproperlyConfigured(f"The supabase push backend needs {', '.join(missing)}.")
-        base_url = http.service_url("SUPABASE_URL", settings.SUPABASE_URL)
-        self.url = f"{base_url}/functions/v1/{settings.SUPABASE_FUNCTION_NAME.strip('/')}"
-        self._key = key
+        base_url = http.service_url("SUPABASE_URL", given["SUPABASE_URL"])
+        function = given["SUPABASE_FUNCTION_NAME"].strip().strip("/")
+        self.url = f"{base_url}/functions/v1/{function}"
+        # A key pasted with a trailing newline would make every request invalid.
+        self._key = given["SUPABASE_SERVICE_ROLE_KEY"].strip()
+        self.timeout = http.timeouts() if timeout is None else timeout
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def check(cls) -> list[CheckMessage]:
+        missing = super().check()
+        if missing:
+            return missing
+        try:
+            http.service_url("SUPABASE_URL", settings.SUPABASE_URL)
+        except ImproperlyConfigured as exc:
+            return [
+                Error(
+                    str(exc),
+                    hint="It looks like https://<project-ref>.supabase.co",
+                    id="scheduler.E005",
+                )
+            ]
+        return []
 
     def open(self) -> None:
         self._pooled_session()
@@ -59,21 +86,20 @@ class SupabaseBackend(BasePushBackend):
             return self._session
 
     def send(self, message: PushMessage) -> SendOutcome:
-        payload = {
-            "peer_mentor_id": message.peer_mentor_id,
-            "scenario_id": message.scenario_id,
-            "device_token": message.device_token,
-        }
-        # Headers per request: the session is shared by threads and never mutated.
-        headers = {"Authorization": f"Bearer {self._key}", "apikey": self._key}
+        deadline = http.request_deadline()
         try:
             response = self._pooled_session().post(
-                self.url, json=payload, headers=headers, **http.post_options()
+                self.url,
+                json=payload(message),
+                headers=self._headers(message),
+                **http.post_options(self.timeout),
             )
+            body = http.read_body(response, deadline)
         except requests.RequestException as exc:
             outcome = http.network_outcome(SERVICE, exc)
         else:
-            body = http.scrub_body(http.read_body(response), message.device_token, self._key)
+            if not 200 <= response.status_code < 300:
+                body = http.scrub_body(body, message.device_token, self._key)
             outcome = classify(response.status_code, response.headers.get("Retry-After"), body)
         outcome = http.scrub_outcome(outcome, message.device_token, self._key)
         if not outcome.ok:
@@ -85,6 +111,26 @@ class SupabaseBackend(BasePushBackend):
                 outcome.error,
             )
         return outcome
+
+    def _headers(self, message: PushMessage) -> dict[str, str]:
+        # Headers per request: the session is shared by threads and never mutated.
+        headers = {"Authorization": f"Bearer {self._key}", "apikey": self._key}
+        # A prompt sent again (its answer was lost) carries the same key, so the
+        # function can tell a resend from a new prompt. Test prompts carry none:
+        # each is meant to arrive.
+        if message.prompt_id is not None:
+            headers["Idempotency-Key"] = f"prompt-{message.prompt_id}"
+        return headers
+
+
+def payload(message: PushMessage) -> dict[str, object]:
+    """Ids and the device token only: nothing about the person the mentor helped."""
+    return {
+        "prompt_id": message.prompt_id,
+        "peer_mentor_id": message.peer_mentor_id,
+        "scenario_id": message.scenario_id,
+        "device_token": message.device_token,
+    }
 
 
 def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOutcome:

@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.checks import CheckMessage, Error
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
-from scheduler.checks import check_push_backend
+from scheduler.checks import (
+    POSITIVE_SECONDS,
+    WHOLE_NUMBERS_FROM_ONE,
+    check_dispatch_settings,
+    check_push_backend,
+)
+from scheduler.push import BasePushBackend
+from scheduler.push.console import ConsoleBackend
+from scheduler.push.fcm import FcmBackend
+from scheduler.push.supabase import SupabaseBackend
 from tests.loopback import LoopbackServer
 
 
@@ -125,3 +138,111 @@ def test_it_leaves_the_console_backend_alone(push_settings: Any) -> None:
     push_settings.FCM_CREDENTIALS_FILE = "/nowhere.json"
 
     assert check_push_backend() == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "localhost", "[::1]"])
+def test_it_accepts_plain_http_to_this_machine(
+    supabase: LoopbackServer, push_settings: Any, host: str
+) -> None:
+    push_settings.SUPABASE_URL = f"http://{host}:54321"
+
+    assert check_push_backend() == []
+
+
+def test_it_accepts_plain_http_anywhere_with_debug_on(
+    supabase: LoopbackServer, push_settings: Any
+) -> None:
+    push_settings.DEBUG = True
+    push_settings.SUPABASE_URL = "http://supabase.dev.internal:54321"
+
+    assert check_push_backend() == []
+
+
+def test_it_says_exactly_when_plain_http_is_accepted(
+    supabase: LoopbackServer, push_settings: Any
+) -> None:
+    push_settings.SUPABASE_URL = "http://abcd.supabase.co"
+
+    [error] = check_push_backend()
+
+    assert "must start with https://" in error.msg
+    assert "plain http:// only with DEBUG on or for this machine" in error.msg
+
+
+class ComplainingBackend(BasePushBackend):
+    @classmethod
+    def check(cls) -> list[CheckMessage]:
+        return [Error("complaining backend says no", id="tests.E001")]
+
+
+def test_it_asks_the_selected_backend_class_for_its_checks(push_settings: Any) -> None:
+    push_settings.PUSH_BACKEND = f"{__name__}.ComplainingBackend"
+
+    assert [e.id for e in check_push_backend()] == ["tests.E001"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "required"),
+    [
+        (SupabaseBackend, {"SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_FUNCTION_NAME"}),
+        (FcmBackend, {"FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE", "FCM_API_URL"}),
+        (ConsoleBackend, set()),
+    ],
+)
+def test_it_names_every_required_setting_once_on_the_backend_class(
+    push_settings: Any, backend: type[BasePushBackend], required: set[str]
+) -> None:
+    for name in required:
+        setattr(push_settings, name, "")
+
+    assert set(backend.required_settings) == required
+    assert {e.id for e in backend.check()} <= {"scheduler.E002"}
+    assert {name for name in required if any(name in e.msg for e in backend.check())} == required
+
+
+# --- Dispatch settings ---------------------------------------------------------
+def test_it_accepts_the_default_dispatch_settings() -> None:
+    assert check_dispatch_settings() == []
+
+
+@pytest.mark.parametrize("setting", WHOLE_NUMBERS_FROM_ONE)
+@pytest.mark.parametrize("value", [0, -1])
+def test_it_refuses_a_dispatch_setting_below_one(settings: Any, setting: str, value: int) -> None:
+    setattr(settings, setting, value)
+
+    [error] = check_dispatch_settings()
+
+    assert error.id == "scheduler.E006"
+    assert setting in error.msg
+
+
+@pytest.mark.parametrize("setting", POSITIVE_SECONDS)
+@pytest.mark.parametrize("value", [0, -1.5, float("inf"), float("nan")])
+def test_it_refuses_a_timeout_that_is_not_a_positive_number(
+    settings: Any, setting: str, value: float
+) -> None:
+    setattr(settings, setting, value)
+
+    [error] = check_dispatch_settings()
+
+    assert error.id == "scheduler.E007"
+    assert setting in error.msg
+
+
+def test_it_refuses_a_first_retry_wait_longer_than_the_longest(settings: Any) -> None:
+    settings.DISPATCH_RETRY_BASE_SECONDS = 600
+    settings.DISPATCH_RETRY_MAX_SECONDS = 60
+
+    [error] = check_dispatch_settings()
+
+    assert error.id == "scheduler.E008"
+    assert "DISPATCH_RETRY_BASE_SECONDS" in error.msg
+    assert "DISPATCH_RETRY_MAX_SECONDS" in error.msg
+
+
+@pytest.mark.parametrize("setting", ["DISPATCH_BATCH_SIZE", "DISPATCH_CONCURRENCY"])
+def test_it_stops_manage_py_check_on_an_impossible_setting(settings: Any, setting: str) -> None:
+    setattr(settings, setting, 0)
+
+    with pytest.raises(SystemCheckError, match=setting):
+        call_command("check", stdout=StringIO(), stderr=StringIO())

@@ -4,6 +4,7 @@ import base64
 import json
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,22 @@ def test_it_posts_a_v1_message_to_the_project_url(firebase: LoopbackServer) -> N
                 "body": "A few days have passed since your first contact.",
             },
             "data": {"scenario_id": "3", "prompt_id": "41"},
-            "android": {"collapse_key": "prompt-41"},
+            "android": {"collapse_key": "prompt-41", "notification": {"tag": "prompt-41"}},
             "apns": {"headers": {"apns-collapse-id": "prompt-41"}},
         }
     }
+
+
+def test_it_tags_the_notification_with_its_prompt_so_a_resend_replaces_it(
+    firebase: LoopbackServer,
+) -> None:
+    send_one(firebase, prompt_id=41)
+    send_one(firebase, prompt_id=41)
+
+    first, again = (r.json["message"] for r in firebase.requests_to(FCM_PATH))
+    assert first["android"]["notification"]["tag"] == "prompt-41"
+    assert first["apns"]["headers"]["apns-collapse-id"] == "prompt-41"
+    assert again == first
 
 
 def test_it_sends_with_the_access_token_from_the_token_endpoint(
@@ -130,6 +143,7 @@ def test_it_marks_a_test_prompt_without_a_prompt_id(firebase: LoopbackServer) ->
     sent = firebase.requests_to(FCM_PATH)[0].json["message"]
     assert sent["data"]["prompt_id"] == "test"
     assert sent["android"]["collapse_key"] == "prompt-test"
+    assert sent["android"]["notification"]["tag"] == "prompt-test"
 
 
 TOKEN_VIOLATION = {
@@ -255,6 +269,70 @@ def test_it_never_follows_a_redirect(firebase: LoopbackServer) -> None:
         assert elsewhere.requests == []
     assert outcome.delivery is Delivery.MISCONFIGURED
     assert "FCM_API_URL" in outcome.error
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_it_never_follows_a_redirect_from_the_token_endpoint(
+    firebase: LoopbackServer, status: int
+) -> None:
+    with LoopbackServer() as elsewhere:
+        elsewhere.serve_oauth_tokens("/stolen")
+        elsewhere.serve_oauth_tokens("/stolen-get")
+        elsewhere.always("/stolen-get", Answer(200, {}), method="GET")
+        location = f"{elsewhere.url}/stolen" if status == 307 else f"{elsewhere.url}/stolen-get"
+        firebase.script("/token", Answer(status, headers={"Location": location}))
+        outcome = send_one(firebase)
+
+        assert elsewhere.requests == []  # so the signed assertion went nowhere else
+    assert outcome.delivery is Delivery.MISCONFIGURED
+    assert f"HTTP {status}" in outcome.error
+    assert "FCM_CREDENTIALS_FILE" in outcome.error
+    assert firebase.requests_to(FCM_PATH) == []
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("1e12", 21600), ("Fri, 31 Dec 9999 23:59:59 GMT", 21600), ("inf", None), ("nan", None)],
+)
+def test_it_caps_an_absurd_retry_after_at_the_longest_retry_wait(
+    push_settings: Any, firebase: LoopbackServer, header: str, expected: float | None
+) -> None:
+    push_settings.DISPATCH_RETRY_MAX_SECONDS = 21600
+    outcome = send_one(
+        firebase, Answer(503, fcm_error(503, "UNAVAILABLE"), {"Retry-After": header})
+    )
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert outcome.retry_after == expected
+
+
+@pytest.mark.parametrize(("header", "expected"), [("1e12", 21600), ("inf", 60), ("nan", 60)])
+def test_it_keeps_the_quota_minute_with_an_absurd_retry_after(
+    push_settings: Any, firebase: LoopbackServer, header: str, expected: float
+) -> None:
+    push_settings.DISPATCH_RETRY_MAX_SECONDS = 21600
+    outcome = send_one(
+        firebase, Answer(429, fcm_error(429, "QUOTA_EXCEEDED"), {"Retry-After": header})
+    )
+
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert outcome.retry_after == expected
+
+
+def test_it_gives_up_on_an_answer_that_trickles_past_the_request_deadline(
+    push_settings: Any, firebase: LoopbackServer
+) -> None:
+    push_settings.PUSH_READ_TIMEOUT_SECONDS = 1.0
+    push_settings.PUSH_REQUEST_DEADLINE_SECONDS = 1.0
+    with FcmBackend() as backend:
+        backend.send(message())  # the access token first, so only the send is timed
+        firebase.script(FCM_PATH, Answer(200, {"name": "x" * 100}, trickle=0.5))
+        started = time.monotonic()
+        outcome = backend.send(message())
+
+    assert time.monotonic() - started < 2.0
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert "timed out" in outcome.error
 
 
 def test_it_masks_an_echoed_device_token_even_where_the_error_text_is_cut(

@@ -63,20 +63,26 @@ def test_it_delivers_a_due_prompt_with_one_request_and_one_history_row(
     summary = run_dispatch()
 
     [request] = server.requests_to(PATHS[backend_name])
+    [row] = PromptHistory.objects.all()
     assert sent_token(request) == token
     if backend_name == "supabase":
         assert request.json == {
+            "prompt_id": row.pk,
             "peer_mentor_id": mentor.pk,
             "scenario_id": scenario.pk,
             "device_token": token,
         }
+        assert request.header("Idempotency-Key") == f"prompt-{row.pk}"
     else:
-        assert request.json["message"]["data"]["scenario_id"] == str(scenario.pk)
+        assert request.json["message"]["data"] == {
+            "scenario_id": str(scenario.pk),
+            "prompt_id": str(row.pk),
+        }
+        assert request.json["message"]["android"]["notification"]["tag"] == f"prompt-{row.pk}"
         assert request.json["message"]["notification"] == {
             "title": scenario.title,
             "body": scenario.body,
         }
-    [row] = PromptHistory.objects.all()
     assert (row.peer_mentor_id, row.scenario_id) == (mentor.pk, scenario.pk)
     assert row.status == PromptStatus.DISPATCHED
     assert row.attempts == 1

@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from scheduler.push import Delivery, SendOutcome
-from scheduler.push.http import ERROR_TEXT_LENGTH, MAX_RETRY_AFTER_SECONDS
+from scheduler.push.http import ERROR_TEXT_LENGTH
 from scheduler.push.supabase import SupabaseBackend
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import SUPABASE_KEY, SUPABASE_PATH
@@ -26,17 +26,39 @@ def send_one(answer: Answer | None, server: LoopbackServer, **fields: Any) -> Se
         return backend.send(message(**fields))
 
 
-def test_it_posts_the_three_ids_to_the_edge_function(supabase: LoopbackServer) -> None:
-    outcome = send_one(None, supabase, token="device-token-xyz98765", mentor_id=12, scenario_id=4)
+def test_it_posts_the_ids_and_the_device_token_to_the_edge_function(
+    supabase: LoopbackServer,
+) -> None:
+    outcome = send_one(
+        None, supabase, token="device-token-xyz98765", prompt_id=41, mentor_id=12, scenario_id=4
+    )
 
     assert outcome == SendOutcome.delivered()
     [request] = supabase.requests
     assert (request.method, request.path) == ("POST", "/functions/v1/dispatch-scenario-prompt")
     assert request.json == {
+        "prompt_id": 41,
         "peer_mentor_id": 12,
         "scenario_id": 4,
         "device_token": "device-token-xyz98765",
     }
+
+
+def test_it_names_the_prompt_in_an_idempotency_key(supabase: LoopbackServer) -> None:
+    send_one(None, supabase, prompt_id=41)
+
+    [request] = supabase.requests
+    assert request.header("Idempotency-Key") == "prompt-41"
+
+
+def test_it_sends_a_test_prompt_without_a_prompt_id_or_idempotency_key(
+    supabase: LoopbackServer,
+) -> None:
+    send_one(None, supabase, prompt_id=None)
+
+    [request] = supabase.requests
+    assert request.json["prompt_id"] is None
+    assert request.header("Idempotency-Key") is None
 
 
 def test_it_authenticates_with_the_service_role_key_in_both_headers(
@@ -157,16 +179,20 @@ def test_it_ignores_a_garbled_retry_after(supabase: LoopbackServer) -> None:
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        ("99999999999", MAX_RETRY_AFTER_SECONDS),
-        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER_SECONDS),
+        ("99999999999", 21600),
+        ("1e12", 21600),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 21600),
+        ("-30", 0),
         ("inf", None),
+        ("-inf", None),
         ("nan", None),
         ("1e999", None),
     ],
 )
-def test_it_never_takes_an_absurd_retry_after_at_its_word(
-    supabase: LoopbackServer, header: str, expected: float | None
+def test_it_caps_an_absurd_retry_after_at_the_longest_retry_wait(
+    push_settings: Any, supabase: LoopbackServer, header: str, expected: float | None
 ) -> None:
+    push_settings.DISPATCH_RETRY_MAX_SECONDS = 21600
     outcome = send_one(Answer(503, headers={"Retry-After": header}), supabase)
 
     assert outcome.delivery is Delivery.TRANSIENT
@@ -227,17 +253,20 @@ def test_it_treats_a_slow_answer_as_a_transient_timeout(
 
 
 @pytest.mark.parametrize("status", [200, 503])
-def test_it_stops_reading_a_body_that_trickles_in_after_the_read_timeout(
+def test_it_gives_up_on_an_answer_that_trickles_past_the_request_deadline(
     push_settings: Any, supabase: LoopbackServer, status: int
 ) -> None:
-    # Each byte comes well within the read timeout, so only a deadline for the
-    # whole body ends this read (it would take the service 8 s to finish).
-    push_settings.PUSH_READ_TIMEOUT_SECONDS = 0.3
+    # Each byte comes well within the read timeout, so only the deadline for the
+    # whole request ends this read (it would take the service 50 s to finish).
+    push_settings.PUSH_READ_TIMEOUT_SECONDS = 1.0
+    push_settings.PUSH_REQUEST_DEADLINE_SECONDS = 1.0
     started = time.monotonic()
-    outcome = send_one(Answer(status, b"x" * 400, trickle=0.02), supabase)
+    outcome = send_one(Answer(status, b"x" * 100, trickle=0.5), supabase)
 
-    assert time.monotonic() - started < 1.5
-    assert outcome.ok == (status == 200)
+    assert time.monotonic() - started < 2.0
+    assert outcome.delivery is Delivery.TRANSIENT
+    assert "timed out" in outcome.error
+    assert "PUSH_REQUEST_DEADLINE_SECONDS" in outcome.error
 
 
 def test_it_treats_a_dropped_connection_as_transient(supabase: LoopbackServer) -> None:
