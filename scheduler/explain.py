@@ -9,21 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from scheduler import policy
-from scheduler.models import Activity, DeviceToken, PromptHistory, Scenario
-from scheduler.rules import conditions_for, delay_of, lookback_of
+from scheduler.models import Activity, ActivityKind, DeviceToken, PromptHistory, Scenario
+from scheduler.rules import conditions_for, delay_of, describe, lookback_of
 
 DUE_NOW = "due_now"
 DUE_LATER = "due_later"
 PROMPTED = "prompted"
 HELD = "held"
 NO = "no"
+INVALID = "invalid"
 
 # Conditions that say the scenario is not about this activity at all.
 NOT_APPLICABLE = ("not_withdrawn", "trigger_kind", "wellbeing_concern", "chapter")
@@ -34,7 +35,8 @@ class Verdict:
     scenario: Scenario
     state: str
     message: str
-    due_at: datetime
+    # None when the due time falls outside the calendar.
+    due_at: datetime | None
     history: PromptHistory | None = None
     # Every unmet condition in plain words, for the details line.
     unmet: tuple[str, ...] = field(default_factory=tuple)
@@ -45,7 +47,35 @@ class Verdict:
 
 
 def when(moment: datetime) -> str:
-    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+    try:
+        shown = timezone.localtime(moment)
+    except OverflowError:
+        # The last hours of the year 9999 have no local time: UTC rather than nothing.
+        shown = moment
+    return formats.date_format(shown, "DATETIME_FORMAT")
+
+
+def rule_problem(scenario: Scenario) -> str | None:
+    """Why a row saved without validation cannot be evaluated (the pipeline skips it)."""
+    if scenario.trigger_kind not in ActivityKind.values:
+        return _("unknown trigger activity “%(kind)s”") % {"kind": scenario.trigger_kind}
+    return None
+
+
+def sentence(scenario: Scenario) -> str:
+    """The rule sentence, or what makes the rule invalid."""
+    problem = rule_problem(scenario)
+    if problem is not None:
+        return _("invalid rule: %(problem)s") % {"problem": problem}
+    return describe(scenario)
+
+
+def shifted(moment: datetime, by: timedelta) -> datetime | None:
+    """`moment + by`, or None past the year 9999."""
+    try:
+        return moment + by
+    except OverflowError:
+        return None
 
 
 def unmet_conditions(activity: Activity, scenario: Scenario, now: datetime) -> list[str]:
@@ -91,14 +121,20 @@ def verdict_for(
     *,
     has_device: bool,
 ) -> Verdict:
+    problem = rule_problem(scenario)
+    if problem is not None:
+        message = _("Invalid rule: %(problem)s. No prompt is sent for it.") % {"problem": problem}
+        return Verdict(scenario, INVALID, message, None, history)
     unmet = unmet_conditions(activity, scenario, now)
     conditions = {c.key: c for c in conditions_for(scenario)}
     words = tuple(conditions[key].unmet(scenario) for key in unmet)
-    due_at = activity.occurred_at + delay_of(scenario)
+    due_at = shifted(activity.occurred_at, delay_of(scenario))
 
     def verdict(state: str, message: str) -> Verdict:
         return Verdict(scenario, state, message, due_at, history, words)
 
+    if due_at is None:
+        return verdict(NO, _("Its due time falls outside the calendar: no prompt can be sent."))
     if history is not None:
         return verdict(
             PROMPTED,

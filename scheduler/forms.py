@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -9,7 +10,7 @@ from django.contrib.admin import widgets as admin_widgets
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from scheduler import access
+from scheduler import access, explain
 from scheduler.models import ActivityKind, Scenario
 
 DRY_RUN_DAYS_DEFAULT = 30
@@ -81,6 +82,17 @@ class SimulationForm(forms.Form):
             },
         )
         super().__init__(*args, **kwargs)
+        self.scenario = scenario
+
+    def clean_occurred_at(self) -> Any:
+        occurred_at = self.cleaned_data["occurred_at"]
+        # Room for the delay, the lookback and a follow-up: every date the preview works out.
+        days = self.scenario.delay_days + self.scenario.lookback_days + 1
+        if explain.shifted(occurred_at, timedelta(days=days)) is None:
+            raise forms.ValidationError(
+                _("This date is too far in the future to work out when a prompt would be due.")
+            )
+        return occurred_at
 
 
 class DryRunForm(forms.Form):

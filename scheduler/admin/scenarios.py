@@ -8,11 +8,10 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from scheduler import access
+from scheduler import access, explain
 from scheduler.admin.base import ChapterScopedAdmin
 from scheduler.forms import ScenarioForm
 from scheduler.models import Scenario
-from scheduler.rules import describe
 from scheduler.views.scenario_pages import describe_view, preview_view
 
 
@@ -48,7 +47,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
 
     @admin.display(description=_("rule"))
     def sentence(self, scenario: Scenario) -> str:
-        return describe(scenario)
+        return explain.sentence(scenario)
 
     @admin.display(description=_("preview"))
     def preview_link(self, scenario: Scenario) -> str:
@@ -101,7 +100,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
         scenario = self.get_object(request, object_id) if object_id else Scenario()
         extra = {
             "describe_url": reverse("admin:scheduler_scenario_describe"),
-            "sentence": describe(scenario),
+            "sentence": explain.sentence(scenario),
             **(extra_context or {}),
         }
         if object_id:

@@ -33,6 +33,7 @@ def why_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str) -> H
         "original": activity,
         "title": str(activity),
         "activity": activity,
+        "occurred_at": explain.when(activity.occurred_at),
         "verdicts": verdicts_for(activity, request.user),
         "has_view_permission": True,
     }

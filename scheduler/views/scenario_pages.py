@@ -9,9 +9,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from scheduler.explain import sentence
 from scheduler.forms import DryRunForm, ScenarioForm, SimulationForm
 from scheduler.models import Scenario
-from scheduler.rules import describe
 from scheduler.views.dry_run import dry_run
 from scheduler.views.simulation import TestActivity, simulate
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def describe_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
-    """describe() of an unsaved scenario built from the form's current values."""
+    """The sentence of an unsaved scenario built from the form's current values."""
     if not model_admin.has_view_or_change_permission(request):
         raise PermissionDenied
     form = ScenarioForm(request.GET, user=request.user)
@@ -28,7 +28,7 @@ def describe_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse
     scenario = Scenario()
     for name, value in form.cleaned_data.items():
         setattr(scenario, name, value)
-    return JsonResponse({"sentence": describe(scenario), "errors": form.errors.get_json_data()})
+    return JsonResponse({"sentence": sentence(scenario), "errors": form.errors.get_json_data()})
 
 
 def preview_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -46,7 +46,7 @@ def preview_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str) 
         "original": scenario,
         "title": scenario.name,
         "scenario": scenario,
-        "sentence": describe(scenario),
+        "sentence": sentence(scenario),
         "simulation_form": simulation_form,
         "dry_run_form": dry_run_form,
         "media": model_admin.media + simulation_form.media,
