@@ -14,6 +14,9 @@ from django.utils.translation import gettext as _
 from django_q.models import Task
 from django_q.tasks import async_task, fetch
 
+from scheduler import access
+from scheduler.access import User
+
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
 
@@ -23,14 +26,30 @@ RUN_NOW_PERMISSION = "scheduler.run_dispatch_now"
 ADMIN_TASK = "scheduler.tasks.admin_dispatch"
 
 
+def may_run_now(user: User) -> bool:
+    """The permission, and at least one chapter to run for."""
+    return user.has_perm(RUN_NOW_PERMISSION) and access.chapter_ids(user) != frozenset()
+
+
+def run_now_chapters(user: User) -> list[int] | None:
+    """The chapters a run started by `user` covers (None: every chapter), as a task argument."""
+    ids = access.chapter_ids(user)
+    return None if ids is None else sorted(ids)
+
+
 def run_now_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    if not request.user.has_perm(RUN_NOW_PERMISSION):
+    if not may_run_now(request.user):
         raise PermissionDenied
     # A run may take minutes: the cluster runs it, not this web request.
     in_background = settings.DISPATCH_RUN_NOW_IN_BACKGROUND
-    task_id = async_task(ADMIN_TASK, sync=not in_background, task_name="dispatch from the admin")
+    task_id = async_task(
+        ADMIN_TASK,
+        chapter_ids=run_now_chapters(request.user),
+        sync=not in_background,
+        task_name="dispatch from the admin",
+    )
     if in_background:
         model_admin.message_user(
             request,
