@@ -19,7 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 
-from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
+from scheduler import policy
+from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import DuePrompt, describe, due_activities, lookback_of
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ class Ledger:
         self.run = run
         self.scenarios = scenarios
         self._sentences = {pk: describe(s) for pk, s in scenarios.items()}
+        # New prompts the daily cap turned away at the claim (another run took the slot).
+        self.capped = 0
 
     def claim(self, batch: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
         if not batch:
@@ -77,6 +80,47 @@ class Ledger:
         return self._owned(batch)
 
     def _insert(self, prompts: Sequence[DuePrompt], now: datetime) -> None:
+        if settings.MAX_PROMPTS_PER_MENTOR_PER_DAY:
+            with transaction.atomic():
+                prompts = self._within_daily_cap(prompts, now)
+                self._insert_rows(prompts, now)
+        else:
+            self._insert_rows(prompts, now)
+
+    def _within_daily_cap(self, prompts: Sequence[DuePrompt], now: datetime) -> list[DuePrompt]:
+        """The prompts that still have a slot today, counted under a lock on their mentors.
+
+        Every claiming run locks a batch's mentors in id order before counting,
+        so runs over different scenarios cannot both take a mentor's last slot
+        (and cannot deadlock); on SQLite the IMMEDIATE transaction serialises
+        them. A prompt already claimed by another run takes no slot here.
+        """
+        limit = settings.MAX_PROMPTS_PER_MENTOR_PER_DAY
+        mentor_ids = sorted({p.peer_mentor_id for p in prompts})
+        list(
+            PeerMentor.objects.select_for_update()
+            .filter(pk__in=mentor_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        used = policy.slots_used(mentor_ids, policy.local_day_start(now))
+        taken = set(
+            PromptHistory.objects.filter(
+                peer_mentor_id__in=mentor_ids, activity_id__in={p.activity_id for p in prompts}
+            ).values_list("scenario_id", "activity_id")
+        )
+        within: list[DuePrompt] = []
+        for prompt in prompts:
+            if (prompt.scenario_id, prompt.activity_id) in taken:
+                continue
+            if used[prompt.peer_mentor_id] >= limit:
+                self.capped += 1
+                continue
+            used[prompt.peer_mentor_id] += 1
+            within.append(prompt)
+        return within
+
+    def _insert_rows(self, prompts: Sequence[DuePrompt], now: datetime) -> None:
         rows = [
             PromptHistory(
                 peer_mentor_id=p.peer_mentor_id,

@@ -273,7 +273,10 @@ class Dispatch:
     def claim(self, batch: list[DuePrompt]) -> None:
         admitted = self.admission.admit(batch)  # pause, quiet hours, daily cap
         tokens = prefetch_tokens({p.peer_mentor_id for p in admitted})  # 3. device tokens
-        claimed = self.ledger.claim(admitted, self.now)  # 4. claim
+        capped_before = self.ledger.capped
+        claimed = self.ledger.claim(admitted, self.now)  # 4. claim, the daily cap rechecked
+        if self.ledger.capped > capped_before:
+            self.tally.deferred[policy.DAILY_CAP] += self.ledger.capped - capped_before
         self.batches_claimed += 1
         self.say(
             f"3-4. batch {self.batches_claimed}: {len(batch)} due, {len(admitted)} admitted, "

@@ -66,17 +66,7 @@ class DailyCap:
         missing = set(mentor_ids) - self._loaded
         if not missing:
             return
-        rows = (
-            PromptHistory.objects.filter(
-                Q(status=PromptStatus.PENDING) | Q(attempts__gt=0),
-                peer_mentor_id__in=missing,
-                created_at__gte=self.day_start,
-            )
-            .values("peer_mentor_id")
-            .annotate(n=Count("pk"))
-        )
-        for row in rows:
-            self.sent[row["peer_mentor_id"]] = row["n"]
+        self.sent.update(slots_used(missing, self.day_start))
         self._loaded |= missing
 
     def admit(self, mentor_id: int) -> bool:
@@ -86,6 +76,20 @@ class DailyCap:
             return False
         self.sent[mentor_id] += 1
         return True
+
+
+def slots_used(mentor_ids: Iterable[int], day_start: datetime) -> Counter[int]:
+    """Each mentor's prompts that count towards the cap of the day starting at `day_start`."""
+    rows = (
+        PromptHistory.objects.filter(
+            Q(status=PromptStatus.PENDING) | Q(attempts__gt=0),
+            peer_mentor_id__in=list(mentor_ids),
+            created_at__gte=day_start,
+        )
+        .values("peer_mentor_id")
+        .annotate(n=Count("pk"))
+    )
+    return Counter({row["peer_mentor_id"]: row["n"] for row in rows})
 
 
 def next_attempt_delay(attempts: int, retry_after: float | None = None) -> timedelta:

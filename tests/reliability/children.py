@@ -88,11 +88,11 @@ class Child:
         return json.loads(self.stdout)
 
 
-def start_dispatch(env: dict[str, str], folder: Path, name: str = "run") -> Child:
+def start_dispatch(env: dict[str, str], folder: Path, name: str = "run", *args: str) -> Child:
     stdout_path, stderr_path = folder / f"{name}.out", folder / f"{name}.err"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_dispatch", "--json"],
+            [sys.executable, "manage.py", "run_dispatch", "--json", *args],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -1,0 +1,77 @@
+"""The daily cap holds when runs over different scenarios claim for the same mentors at once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+
+from scheduler.models import ActivityKind, PromptHistory, Scenario
+from tests.loopback import Answer, LoopbackServer
+from tests.reliability.children import (
+    CHILD_APPLICATION_NAME,
+    SUPABASE_PATH,
+    Child,
+    child_env,
+    start_dispatch,
+    wait_until,
+)
+from tests.reliability.seeding import seed_due_prompts
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+MENTORS = 30
+CAP = 2
+SCENARIOS = 4
+
+
+def waiting_children(cursor: CursorWrapper) -> int:
+    # Inside a transaction PostgreSQL keeps showing its first view of the activity table.
+    cursor.execute("SELECT pg_stat_clear_snapshot()")
+    cursor.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+        [CHILD_APPLICATION_NAME],
+    )
+    return cursor.fetchone()[0]
+
+
+def test_it_gives_every_mentor_exactly_the_cap_when_scenario_runs_overlap(
+    push_service: LoopbackServer, tmp_path: Path
+) -> None:
+    seeded = seed_due_prompts(MENTORS)
+    for n in range(1, SCENARIOS):
+        Scenario.objects.create(
+            name=f"Also {n}",
+            is_enabled=True,
+            trigger_kind=ActivityKind.FIRST_CONTACT,
+            delay_days=3,
+            lookback_days=7,
+            title="Time to check in",
+            body="A few days have passed since your first contact.",
+        )
+    push_service.always(SUPABASE_PATH, Answer(200, {"ok": True}))
+    env = child_env(push_service, MAX_PROMPTS_PER_MENTOR_PER_DAY=CAP, DISPATCH_BATCH_SIZE=7)
+
+    # Staff run each scenario by hand while the schedule runs them all: five runs,
+    # held at their first write to the history and let go at the same moment.
+    scenario_ids = list(Scenario.objects.values_list("pk", flat=True))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE scheduler_prompthistory IN EXCLUSIVE MODE")
+        runs: list[Child] = [start_dispatch(env, tmp_path, "all")]
+        runs += [
+            start_dispatch(env, tmp_path, f"scenario-{pk}", "--scenario", str(pk))
+            for pk in scenario_ids
+        ]
+        assert wait_until(lambda: waiting_children(cursor) == len(runs), timeout=60)
+    for child in runs:
+        assert child.wait() == 0, child.stderr
+
+    per_mentor = Counter(PromptHistory.objects.values_list("peer_mentor_id", flat=True))
+    assert per_mentor == dict.fromkeys(seeded.mentor_ids, CAP)
+    sent = Counter(r.json["peer_mentor_id"] for r in push_service.requests_to(SUPABASE_PATH))
+    assert sent == per_mentor
+    deferred = sum(child.summary()["deferred"].get("daily_cap", 0) for child in runs)
+    assert deferred >= MENTORS * (SCENARIOS - CAP)
