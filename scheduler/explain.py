@@ -7,7 +7,7 @@ uses), so the explanation cannot disagree with what the scheduler does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -141,6 +141,20 @@ def verdict_for(
             _("Already prompted on %(date)s (%(status)s).")
             % {"date": when(history.created_at), "status": history.get_status_display()},
         )
+    ruled_out = ruled_out_verdict(verdict, activity, scenario, unmet, due_at, now)
+    return ruled_out or sendable_verdict(verdict, now, has_device=has_device)
+
+
+def ruled_out_verdict(
+    verdict: Callable[[str, str], Verdict],
+    activity: Activity,
+    scenario: Scenario,
+    unmet: Collection[str],
+    due_at: datetime,
+    now: datetime,
+) -> Verdict | None:
+    """Why a condition of the rule keeps this activity from a prompt, if one does."""
+    conditions = {c.key: c for c in conditions_for(scenario)}
     for key in NOT_APPLICABLE:
         if key in unmet:
             return verdict(
@@ -159,6 +173,12 @@ def verdict_for(
             _("Due, but the mentor has paused prompts until %(date)s.")
             % {"date": when(paused_until)},
         )
+    return None
+
+
+def sendable_verdict(
+    verdict: Callable[[str, str], Verdict], now: datetime, *, has_device: bool
+) -> Verdict:
     if not has_device:
         return verdict(NO, _("Due, but the mentor has no active device: nothing can be sent."))
     quiet_until = policy.quiet_hours_end(now)
