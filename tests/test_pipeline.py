@@ -140,7 +140,12 @@ def test_it_fails_a_prompt_once_its_attempts_are_used_up(settings) -> None:
         summary = run_dispatch()
 
     row = PromptHistory.objects.get()
-    assert (summary.failed, row.status, row.attempts, row.last_error) == (1, "failed", 2, "503")
+    assert (summary.failed, row.status, row.attempts, row.last_error) == (
+        1,
+        PromptStatus.FAILED,
+        2,
+        "503",
+    )
 
 
 def test_it_deactivates_a_token_the_service_calls_dead() -> None:
@@ -165,7 +170,7 @@ def test_it_takes_over_a_claim_a_crashed_run_never_started(settings) -> None:
         peer_mentor=m,
         scenario=s,
         activity=a,
-        status="pending",
+        status=PromptStatus.PENDING,
         run=dead_run,
         claimed_at=NOW,
         due_at=NOW,
@@ -182,7 +187,7 @@ def test_it_flags_prompts_that_were_in_flight_when_a_run_died(settings) -> None:
         peer_mentor=m,
         scenario=s,
         activity=a,
-        status="pending",
+        status=PromptStatus.PENDING,
         claimed_at=NOW,
         sending_started_at=NOW,
         attempts=1,
@@ -190,7 +195,7 @@ def test_it_flags_prompts_that_were_in_flight_when_a_run_died(settings) -> None:
     )
     summary = run_dispatch(now=NOW + timedelta(minutes=11))
     row = PromptHistory.objects.get()
-    assert (summary.in_doubt, row.status, row.needs_review) == (1, "failed", True)
+    assert (summary.in_doubt, row.status, row.needs_review) == (1, PromptStatus.FAILED, True)
     assert locmem.outbox == []  # at most once: never resent
 
 
@@ -198,7 +203,7 @@ def test_it_does_not_flag_a_send_that_is_still_fresh(settings) -> None:
     settings.DISPATCH_STALE_CLAIM_SECONDS = 600
     s, (m,), (a,) = due_setup(1)
     PromptHistory.objects.create(
-        peer_mentor=m, scenario=s, activity=a, status="pending", sending_started_at=NOW
+        peer_mentor=m, scenario=s, activity=a, status=PromptStatus.PENDING, sending_started_at=NOW
     )
     assert mark_in_doubt(NOW + timedelta(minutes=5)) == 0
 
@@ -208,7 +213,12 @@ def test_it_only_sends_rows_it_claimed_itself() -> None:
     other_run = DispatchRun.objects.create(trigger="command")
     # Another run inserted this row a moment ago: the claim is theirs.
     PromptHistory.objects.create(
-        peer_mentor=m1, scenario=s, activity=a1, status="pending", run=other_run, claimed_at=NOW
+        peer_mentor=m1,
+        scenario=s,
+        activity=a1,
+        status=PromptStatus.PENDING,
+        run=other_run,
+        claimed_at=NOW,
     )
     run = DispatchRun.objects.create(trigger="command")
     ledger = Ledger(run, {s.pk: s})
@@ -239,7 +249,7 @@ def test_it_gives_back_unsent_claims_when_asked_to_stop(settings) -> None:
         peer_mentor=mentors[0],
         scenario=s,
         activity=retry_activity,
-        status="retry",
+        status=PromptStatus.RETRY,
         attempts=1,
         due_at=NOW,
         next_attempt_at=NOW,
@@ -253,9 +263,12 @@ def test_it_gives_back_unsent_claims_when_asked_to_stop(settings) -> None:
     # New prompts come first on a tie, so the retry was claimed but not sent: it is
     # a retry again, and the never-tried claims are gone (due again).
     retry = PromptHistory.objects.get(activity=retry_activity)
-    assert (retry.status, retry.attempts, retry.sending_started_at) == ("retry", 1, None)
+    assert (retry.status, retry.attempts, retry.sending_started_at) == (PromptStatus.RETRY, 1, None)
     assert locmem.outbox[0].prompt_id != retry.pk
-    assert sorted(PromptHistory.objects.values_list("status", flat=True)) == ["dispatched", "retry"]
+    assert sorted(PromptHistory.objects.values_list("status", flat=True)) == [
+        PromptStatus.DISPATCHED,
+        PromptStatus.RETRY,
+    ]
     assert "Stopped early" in DispatchRun.objects.get().error
 
     with time_machine.travel(NOW, tick=False):
@@ -312,7 +325,7 @@ def test_it_carries_the_attempt_number_from_the_mark_before_sending() -> None:
         peer_mentor=m,
         scenario=s,
         activity=a,
-        status="retry",
+        status=PromptStatus.RETRY,
         attempts=2,
         due_at=NOW,
         next_attempt_at=NOW,
