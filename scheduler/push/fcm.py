@@ -20,7 +20,7 @@ from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
 
-from scheduler.push import http
+from scheduler.push import transport
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, is_set
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class GoogleSession:
         self.failure: SendOutcome | None = None
         self.failed_at = 0.0
         # A redirected token request would carry the signed assertion elsewhere.
-        self.token_session = http.NoRedirectSession()
+        self.token_session = transport.NoRedirectSession()
         self.auth_request = Request(self.token_session)
         # The backend decides itself when a 401 calls for a new token (see FcmBackend._send).
         self.session = AuthorizedSession(
@@ -116,7 +116,7 @@ class GoogleSession:
     def grow_pool(self, concurrency: int) -> None:
         with self.lock:
             if concurrency > self.pool_size:
-                http.mount_pool(self.session, concurrency)
+                transport.mount_pool(self.session, concurrency)
                 self.pool_size = concurrency
 
     def ensure_token(self, timeout: float | tuple[float, float]) -> SendOutcome | None:
@@ -202,9 +202,9 @@ class FcmBackend(BasePushBackend):
         missing = [name for name, value in given.items() if not is_set(value)]
         if missing:
             raise ImproperlyConfigured(f"The fcm push backend needs {', '.join(missing)}.")
-        base_url = http.service_url("FCM_API_URL", given["FCM_API_URL"])
+        base_url = transport.service_url("FCM_API_URL", given["FCM_API_URL"])
         self.url = f"{base_url}/v1/projects/{given['FCM_PROJECT_ID'].strip()}/messages:send"
-        self.timeout = http.timeouts() if timeout is None else timeout
+        self.timeout = transport.timeouts() if timeout is None else timeout
         self._google = google_session(given["FCM_CREDENTIALS_FILE"], self.concurrency)
 
     @classmethod
@@ -213,7 +213,7 @@ class FcmBackend(BasePushBackend):
         if missing:
             return missing
         try:
-            http.service_url("FCM_API_URL", settings.FCM_API_URL)
+            transport.service_url("FCM_API_URL", settings.FCM_API_URL)
         except ImproperlyConfigured as exc:
             return [
                 Error(
@@ -225,7 +225,7 @@ class FcmBackend(BasePushBackend):
         return check_credentials_file(settings.FCM_CREDENTIALS_FILE)
 
     def send(self, message: PushMessage) -> SendOutcome:
-        outcome = http.scrub_outcome(self._send(message), message.device_token)
+        outcome = transport.scrub_outcome(self._send(message), message.device_token)
         if not outcome.ok:
             logger.info(
                 "fcm push for mentor %s scenario %s prompt %s: %s",
@@ -240,18 +240,18 @@ class FcmBackend(BasePushBackend):
         no_token = self._google.ensure_token(self.timeout)
         if no_token is not None:
             return no_token
-        deadline = http.request_deadline()
+        deadline = transport.request_deadline()
         try:
             response = self._google.session.post(
-                self.url, json=build_message(message), **http.post_options(self.timeout)
+                self.url, json=build_message(message), **transport.post_options(self.timeout)
             )
-            body = http.read_body(response, deadline)
+            body = transport.read_body(response, deadline)
         except GoogleAuthError as exc:
             return oauth_outcome(exc)
         except requests.RequestException as exc:
-            return http.network_outcome(SERVICE, exc)
+            return transport.network_outcome(SERVICE, exc)
         if not 200 <= response.status_code < 300:
-            body = http.scrub_body(body, message.device_token)
+            body = transport.scrub_body(body, message.device_token)
         # An access token revoked before its expiry: one new token, one more try.
         # (THIRD_PARTY_AUTH_ERROR is about APNs credentials, not ours.)
         if (
@@ -290,10 +290,10 @@ class FcmError:
 
     @classmethod
     def parse(cls, body: bytes) -> FcmError:
-        data = http.parse_json(body)
+        data = transport.parse_json(body)
         error = data.get("error") if isinstance(data, dict) else None
         if not isinstance(error, dict):
-            return cls(message=http.error_text(body))
+            return cls(message=transport.error_text(body))
         code, fields = "", []
         for detail in error.get("details") or []:
             if not isinstance(detail, dict):
@@ -308,7 +308,7 @@ class FcmError:
                 ]
         return cls(
             status=str(error.get("status") or ""),
-            message=http.error_text(str(error.get("message") or "").encode()),
+            message=transport.error_text(str(error.get("message") or "").encode()),
             code=code,
             fields=tuple(fields),
         )
@@ -329,10 +329,10 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
     if 200 <= status < 300:
         return SendOutcome.delivered()
     if 300 <= status < 400:
-        return http.redirect_outcome(SERVICE, status, "FCM_API_URL")
+        return transport.redirect_outcome(SERVICE, status, "FCM_API_URL")
     error = FcmError.parse(body)
     what = error.summary(status)
-    retry_after = http.retry_after_seconds(retry_after_header)
+    retry_after = transport.retry_after_seconds(retry_after_header)
     if error.code in TOKEN_ERRORS:
         return SendOutcome.permanent(f"FCM: {TOKEN_ERRORS[error.code]}.", token_invalid=True)
     if (error.code or error.status) == "INVALID_ARGUMENT" and error.names_token:
@@ -365,7 +365,7 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
 
 def oauth_outcome(exc: GoogleAuthError) -> SendOutcome:
     """Google's token endpoint said no (permanent) or could not be reached (transient)."""
-    if isinstance(exc, TransportError) and isinstance(exc.__cause__, http.RedirectRefused):
+    if isinstance(exc, TransportError) and isinstance(exc.__cause__, transport.RedirectRefused):
         return SendOutcome.misconfigured(
             f"FCM: Google's OAuth token endpoint answered with a redirect ({exc.__cause__}), "
             "which is never followed: misconfiguration, check token_uri in FCM_CREDENTIALS_FILE."
@@ -373,11 +373,11 @@ def oauth_outcome(exc: GoogleAuthError) -> SendOutcome:
     if isinstance(exc, TransportError):
         return SendOutcome.transient(
             "FCM: Google's OAuth token endpoint could not be reached "
-            f"({http.error_text(str(exc).encode(), 200)})."
+            f"({transport.error_text(str(exc).encode(), 200)})."
         )
     data = exc.args[1] if isinstance(exc, RefreshError) and len(exc.args) > 1 else None
     grant_error = str(data.get("error") or "") if isinstance(data, dict) else ""
-    detail = http.error_text(str(exc.args[0] if exc.args else exc).encode(), 200)
+    detail = transport.error_text(str(exc.args[0] if exc.args else exc).encode(), 200)
     if grant_error in REFUSED_GRANTS or (grant_error and not exc.retryable):
         return SendOutcome.misconfigured(
             f"FCM: Google refused the service-account credentials ({detail}): "

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error
 from django.core.exceptions import ImproperlyConfigured
 
-from scheduler.push import http
+from scheduler.push import transport
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, is_set
 
 logger = logging.getLogger(__name__)
@@ -42,12 +42,12 @@ class SupabaseBackend(BasePushBackend):
         missing = [name for name, value in given.items() if not is_set(value)]
         if missing:
             raise ImproperlyConfigured(f"The supabase push backend needs {', '.join(missing)}.")
-        base_url = http.service_url("SUPABASE_URL", given["SUPABASE_URL"])
+        base_url = transport.service_url("SUPABASE_URL", given["SUPABASE_URL"])
         function = given["SUPABASE_FUNCTION_NAME"].strip().strip("/")
         self.url = f"{base_url}/functions/v1/{function}"
         # A key pasted with a trailing newline would make every request invalid.
         self._key = given["SUPABASE_SERVICE_ROLE_KEY"].strip()
-        self.timeout = http.timeouts() if timeout is None else timeout
+        self.timeout = transport.timeouts() if timeout is None else timeout
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
 
@@ -57,7 +57,7 @@ class SupabaseBackend(BasePushBackend):
         if missing:
             return missing
         try:
-            http.service_url("SUPABASE_URL", settings.SUPABASE_URL)
+            transport.service_url("SUPABASE_URL", settings.SUPABASE_URL)
         except ImproperlyConfigured as exc:
             return [
                 Error(
@@ -81,27 +81,27 @@ class SupabaseBackend(BasePushBackend):
         with self._lock:
             if self._session is None:
                 session = requests.Session()
-                http.mount_pool(session, self.concurrency)
+                transport.mount_pool(session, self.concurrency)
                 self._session = session
             return self._session
 
     def send(self, message: PushMessage) -> SendOutcome:
-        deadline = http.request_deadline()
+        deadline = transport.request_deadline()
         try:
             response = self._pooled_session().post(
                 self.url,
                 json=payload(message),
                 headers=self._headers(message),
-                **http.post_options(self.timeout),
+                **transport.post_options(self.timeout),
             )
-            body = http.read_body(response, deadline)
+            body = transport.read_body(response, deadline)
         except requests.RequestException as exc:
-            outcome = http.network_outcome(SERVICE, exc)
+            outcome = transport.network_outcome(SERVICE, exc)
         else:
             if not 200 <= response.status_code < 300:
-                body = http.scrub_body(body, message.device_token, self._key)
+                body = transport.scrub_body(body, message.device_token, self._key)
             outcome = classify(response.status_code, response.headers.get("Retry-After"), body)
-        outcome = http.scrub_outcome(outcome, message.device_token, self._key)
+        outcome = transport.scrub_outcome(outcome, message.device_token, self._key)
         if not outcome.ok:
             logger.info(
                 "supabase push for mentor %s scenario %s prompt %s: %s",
@@ -137,8 +137,8 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
     if 200 <= status < 300:
         return SendOutcome.delivered()
     if 300 <= status < 400:
-        return http.redirect_outcome(SERVICE, status, "SUPABASE_URL")
-    detail = describe(body)
+        return transport.redirect_outcome(SERVICE, status, "SUPABASE_URL")
+    detail = error_detail(body)
     if status in (401, 403):
         return SendOutcome.misconfigured(
             f"{SERVICE} refused the request (HTTP {status}): misconfiguration, check "
@@ -149,7 +149,7 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
             f"{SERVICE} has no such function (HTTP 404): check SUPABASE_URL and "
             f"SUPABASE_FUNCTION_NAME.{detail}"
         )
-    retry_after = http.retry_after_seconds(retry_after_header)
+    retry_after = transport.retry_after_seconds(retry_after_header)
     if status >= 500 or status in TRANSIENT_CLIENT_ERRORS:
         return SendOutcome.transient(
             f"{SERVICE} is unavailable (HTTP {status}).{detail}", retry_after=retry_after
@@ -157,14 +157,14 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
     return SendOutcome.permanent(f"{SERVICE} rejected the prompt (HTTP {status}).{detail}")
 
 
-def describe(body: bytes) -> str:
-    data = http.parse_json(body)
+def error_detail(body: bytes) -> str:
+    data = transport.parse_json(body)
     if isinstance(data, dict):
         for key in ("error", "message", "msg"):
             value = data.get(key)
             if isinstance(value, dict):
                 value = value.get("message") or value.get("code")
             if value:
-                return f" {http.error_text(str(value).encode())}"
-    text = http.error_text(body)
+                return f" {transport.error_text(str(value).encode())}"
+    text = transport.error_text(body)
     return f" {text}" if text else ""

@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from scheduler.push import Delivery, SendOutcome
 from scheduler.push.fcm import BAD_REQUEST_TYPE, FcmBackend
-from scheduler.push.http import ERROR_TEXT_LENGTH
+from scheduler.push.transport import ERROR_TEXT_LENGTH
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import FCM_PATH, fcm_error
 from tests.push.helpers import message
