@@ -41,7 +41,7 @@ def stale_cutoff(now: datetime) -> datetime:
     return now - timedelta(seconds=settings.DISPATCH_STALE_CLAIM_SECONDS)
 
 
-def returning_q(now: datetime) -> Q:
+def reclaimable_q(now: datetime) -> Q:
     """Rows a run may take over: due retries and claims a dead run never started.
 
     A run is dead once its lease has expired; a run whose lease the database
@@ -72,11 +72,11 @@ class Ledger:
         if not batch:
             return []
         new = [p for p in batch if p.history_id is None]
-        returning = [p.history_id for p in batch if p.history_id is not None]
+        reclaimable = [p.history_id for p in batch if p.history_id is not None]
         if new:
             self._insert(new, now)
-        if returning:
-            self._take_over(returning, now)
+        if reclaimable:
+            self._take_over(reclaimable, now)
         return self._owned(batch)
 
     def _insert(self, prompts: Sequence[DuePrompt], now: datetime) -> None:
@@ -145,7 +145,7 @@ class Ledger:
             # Row locks on PostgreSQL; SQLite's IMMEDIATE transaction serialises writers.
             ids = list(
                 PromptHistory.objects.select_for_update(skip_locked=True)
-                .filter(returning_q(now), pk__in=history_ids)
+                .filter(reclaimable_q(now), pk__in=history_ids)
                 .values_list("pk", flat=True)
             )
             PromptHistory.objects.filter(pk__in=ids).update(
@@ -243,13 +243,13 @@ def mark_in_doubt(now: datetime) -> int:
     return in_doubt(PromptHistory.objects.filter(started & dead))
 
 
-def scenarios_with_returning(scenarios: dict[int, Scenario], now: datetime) -> list[int]:
+def scenarios_with_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> list[int]:
     """The scenarios that have retries or abandoned claims to take up: usually none."""
-    rows = PromptHistory.objects.filter(returning_q(now), scenario_id__in=list(scenarios))
+    rows = PromptHistory.objects.filter(reclaimable_q(now), scenario_id__in=list(scenarios))
     return sorted(set(rows.values_list("scenario_id", flat=True).distinct()))
 
 
-def close_returning(scenarios: dict[int, Scenario], now: datetime) -> tuple[int, int]:
+def close_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> tuple[int, int]:
     """Close retries and abandoned claims that must not be sent any more.
 
     Too late (due before the lookback) -> failed; the rule no longer holds
@@ -258,14 +258,14 @@ def close_returning(scenarios: dict[int, Scenario], now: datetime) -> tuple[int,
     stays open: it is held, not dropped.
     """
     failed = skipped = 0
-    for pk in scenarios_with_returning(scenarios, now):
+    for pk in scenarios_with_reclaimable(scenarios, now):
         scenario = scenarios[pk]
-        returning = PromptHistory.objects.filter(returning_q(now), scenario_id=pk)
-        failed += returning.filter(due_at__lt=now - lookback_of(scenario)).update(
+        reclaimable = PromptHistory.objects.filter(reclaimable_q(now), scenario_id=pk)
+        failed += reclaimable.filter(due_at__lt=now - lookback_of(scenario)).update(
             status=PromptStatus.FAILED, last_error="Too late: outside the scenario's lookback."
         )
-        still_due = due_activities(scenario, now, with_deferred=True, returning=returning_q(now))
-        skipped += returning.exclude(activity_id__in=still_due.values("pk")).update(
+        still_due = due_activities(scenario, now, with_deferred=True, reclaimable=reclaimable_q(now))
+        skipped += reclaimable.exclude(activity_id__in=still_due.values("pk")).update(
             status=PromptStatus.SKIPPED,
             last_error="No longer due: the rule no longer holds for this activity.",
         )

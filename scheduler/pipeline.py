@@ -236,8 +236,8 @@ class Dispatch:
 
     def close_what_earlier_runs_left(self) -> None:
         self.tally.in_doubt = claims.mark_in_doubt(self.now)
-        too_late, no_longer_due = claims.close_returning(self.scenarios, self.now)
-        self.tally.counts[PromptStatus.FAILED] += too_late
+        closed_too_late, no_longer_due = claims.close_reclaimable(self.scenarios, self.now)
+        self.tally.counts[PromptStatus.FAILED] += closed_too_late
         self.tally.counts[PromptStatus.SKIPPED] += no_longer_due
 
     def start_sends(self, pool: SendPool) -> None:
@@ -392,7 +392,7 @@ class Admission:
             self.tally.deferred[policy.QUIET_HOURS] += 1
             self.tally.deferred_until = self.quiet_until
         elif prompt.history_id is None and not self.cap.admit(prompt.peer_mentor_id):
-            # A returning prompt took its slot on the day of its first attempt.
+            # A reclaimable prompt took its slot on the day of its first attempt.
             self.tally.deferred[policy.DAILY_CAP] += 1
         else:
             return True
@@ -442,11 +442,11 @@ def evaluate(scenarios: dict[int, Scenario], now: datetime) -> Iterator[DuePromp
     Each activity appears at most once per scenario, so a run cannot hold the
     same (mentor, scenario, activity) twice.
     """
-    returning = claims.returning_q(now)
+    reclaimable = claims.reclaimable_q(now)
     streams = [due_prompts(s, now) for s in scenarios.values()]
     streams += [
-        due_prompts(scenarios[pk], now, returning=returning)
-        for pk in claims.scenarios_with_returning(scenarios, now)
+        due_prompts(scenarios[pk], now, reclaimable=reclaimable)
+        for pk in claims.scenarios_with_reclaimable(scenarios, now)
     ]
     return heapq.merge(*streams, key=lambda p: p.due_at)
 

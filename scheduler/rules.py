@@ -212,13 +212,13 @@ def due_activities(
     now: datetime,
     *,
     with_deferred: bool = False,
-    returning: Q | None = None,
+    reclaimable: Q | None = None,
 ) -> QuerySet[Activity]:
     """Activities for which `scenario` is due at `now` and not yet prompted: one query.
 
     With `with_deferred`, activities held back only by a deferring condition
     are kept, each annotated `meets_<key>` so the caller can count them.
-    With `returning` (a filter on PromptHistory), the rule is checked again
+    With `reclaimable` (a filter on PromptHistory), the rule is checked again
     for activities that already have such a history row instead, annotated
     with its `history_id`: a retry is sent only while its rule still holds.
     """
@@ -226,7 +226,7 @@ def due_activities(
     # SQLite tests WHERE terms in the order written: correlated subqueries last,
     # so they run only for rows every cheap condition already kept.
     for condition in sorted(conditions_for(scenario), key=lambda c: SUBQUERY_RANK.get(c.key, 0)):
-        if condition.key == "not_prompted" and returning is not None:
+        if condition.key == "not_prompted" and reclaimable is not None:
             continue
         where = condition.where(scenario, now)
         if condition.defers and with_deferred:
@@ -235,9 +235,9 @@ def due_activities(
             )
         else:
             qs = qs.filter(where)
-    if returning is not None:
-        # Start from the few returning rows, not from every activity in the window.
-        rows = PromptHistory.objects.filter(returning, scenario_id=scenario.pk)
+    if reclaimable is not None:
+        # Start from the few reclaimable rows, not from every activity in the window.
+        rows = PromptHistory.objects.filter(reclaimable, scenario_id=scenario.pk)
         qs = qs.filter(pk__in=rows.values("activity_id")).annotate(
             history_id=Subquery(rows.filter(activity_id=OuterRef("pk")).values("pk")[:1])
         )
@@ -264,7 +264,7 @@ def due_prompts(
     scenario: Scenario,
     now: datetime,
     *,
-    returning: Q | None = None,
+    reclaimable: Q | None = None,
     page_size: int = 10_000,
 ) -> Iterator[DuePrompt]:
     """Stream the scenario's due (and deferred) prompts, oldest due first.
@@ -276,16 +276,16 @@ def due_prompts(
     delay = delay_of(scenario)
     deferring = [c.key for c in conditions_for(scenario) if c.defers]
     columns = ["pk", "peer_mentor_id", "occurred_at", *(f"meets_{k}" for k in deferring)]
-    if returning is not None:
+    if reclaimable is not None:
         columns.append("history_id")
-    qs = due_activities(scenario, now, with_deferred=True, returning=returning).order_by(
+    qs = due_activities(scenario, now, with_deferred=True, reclaimable=reclaimable).order_by(
         "occurred_at", "pk"
     )
     after = Q()
     while True:
         page = list(qs.filter(after).values_list(*columns)[:page_size])
         for activity_id, peer_mentor_id, occurred_at, *flags in page:
-            history_id = flags.pop() if returning is not None else None
+            history_id = flags.pop() if reclaimable is not None else None
             # Nearly every row is held by nothing; skip building a generator for those.
             held_by = None
             if not all(flags):

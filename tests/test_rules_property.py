@@ -174,7 +174,7 @@ def reference(world: World, now: datetime) -> tuple[set[tuple[int, int]], int]:
                 and not (s.skip_if_followed_up and followed_up(world, a, now))
             )
             history = world.history.get((si, ai))
-            # No history yet: due when the rule holds. A returning row (a due
+            # No history yet: due when the rule holds. A reclaimable row (a due
             # retry, a dead run's claim) is sent again only while it still holds.
             eligible = rule_holds and (history is None or history in RETURNING)
             if eligible and is_paused(mentor, now):
