@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "scheduler.health.admin_banner",
             ],
         },
     },
@@ -195,6 +196,20 @@ def _parse_quiet_hours(value: str) -> tuple[time, time] | None:
 
 QUIET_HOURS = _parse_quiet_hours(env.str("QUIET_HOURS", default=""))
 MAX_PROMPTS_PER_MENTOR_PER_DAY = env.int("MAX_PROMPTS_PER_MENTOR_PER_DAY", default=0)
+# --- Coordinator report and health ----------------------------------------
+# A mentor's activity for the prompted contact this many days after the prompt counts as follow-up.
+FOLLOW_UP_WINDOW_DAYS = env.int("FOLLOW_UP_WINDOW_DAYS", default=7)
+# Dead man's switch (healthchecks.io style): each run pings <url>/start, <url> or <url>/fail.
+HEALTHCHECK_PING_URL = env.str("HEALTHCHECK_PING_URL", default="").rstrip("/")
+HEALTHCHECK_PING_TIMEOUT_SECONDS = env.float("HEALTHCHECK_PING_TIMEOUT_SECONDS", default=3.0)
+# Prometheus /metrics: 404 unless enabled; open to these addresses or the bearer token.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus_client reads this from the environment itself (multiprocess mode when set).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# Probes talk plain HTTP to the pod or socket; the TLS redirect would answer them 301.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 if MAX_PROMPTS_PER_MENTOR_PER_DAY < 0:
     raise ImproperlyConfigured("MAX_PROMPTS_PER_MENTOR_PER_DAY must be 0 (no cap) or more.")
 

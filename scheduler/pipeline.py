@@ -22,7 +22,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduler import claims, policy
+from scheduler import claims, metrics, ping, policy
 from scheduler.claims import ClaimedPrompt, Ledger
 from scheduler.lease import Lease, lease_expiry
 from scheduler.models import (
@@ -135,10 +135,11 @@ def run_dispatch(
     if dry_run:
         return dry_run_summary(scenarios, mentors, now, say)
 
-    backend = backend or get_backend(concurrency=settings.DISPATCH_CONCURRENCY)
+    backend = metrics.timed(backend or get_backend(concurrency=settings.DISPATCH_CONCURRENCY))
     run = DispatchRun.objects.create(
         trigger=trigger, started_at=now, lease_expires_at=timezone.now() + lease_expiry()
     )
+    ping.run_started()  # never raises
     dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say)
     try:
         with Lease(run) as dispatch.lease:
@@ -148,6 +149,8 @@ def run_dispatch(
         raise
     finally:
         finish_run(run, dispatch.tally)  # 7. the summary on the DispatchRun
+        metrics.record_run(run, dispatch.tally.summary().counts())  # these two never raise
+        ping.run_finished(run)
     summary = dispatch.tally.summary()
     say(
         f"7. done: {summary.dispatched} dispatched, {summary.failed} failed, "
