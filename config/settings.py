@@ -236,4 +236,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes announces itself at every start; a command's stderr is for its own lines.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }
