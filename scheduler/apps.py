@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,3 +11,6 @@ class SchedulerConfig(AppConfig):
 
     def ready(self) -> None:
         from scheduler import checks  # noqa: F401  (registers system checks)
+        from scheduler.schedule import sync_dispatch_schedule
+
+        post_migrate.connect(sync_dispatch_schedule, sender=self)

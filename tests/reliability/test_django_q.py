@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.db import connection
 from django_q.models import Schedule
 
+from scheduler.schedule import SCHEDULE_NAME
 from scheduler.tasks import scheduled_dispatch
 from tests.loopback import Answer, LoopbackServer
 from tests.reliability.children import (
@@ -108,3 +110,11 @@ def test_it_sends_each_prompt_once_when_a_scheduled_run_outlives_its_interval(
     sends = sends_per_mentor(push_service)
     assert set(sends) == set(seeded.mentor_ids)
     assert set(sends.values()) == {1}
+
+
+@pytest.mark.django_db(serialized_rollback=True)
+def test_it_follows_a_changed_interval_on_the_next_migrate(settings) -> None:
+    settings.DISPATCH_INTERVAL_MINUTES = 17
+    call_command("migrate", verbosity=0)
+    [schedule] = Schedule.objects.filter(name=SCHEDULE_NAME)
+    assert schedule.minutes == 17
