@@ -264,7 +264,9 @@ def close_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> tuple[in
         failed += reclaimable.filter(due_at__lt=now - lookback_of(scenario)).update(
             status=PromptStatus.FAILED, last_error="Too late: outside the scenario's lookback."
         )
-        still_due = due_activities(scenario, now, with_deferred=True, reclaimable=reclaimable_q(now))
+        still_due = due_activities(
+            scenario, now, with_deferred=True, reclaimable=reclaimable_q(now)
+        )
         skipped += reclaimable.exclude(activity_id__in=still_due.values("pk")).update(
             status=PromptStatus.SKIPPED,
             last_error="No longer due: the rule no longer holds for this activity.",
