@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
@@ -126,4 +127,78 @@ def _legend() -> SafeString:
             (i * step + LEFT, HEIGHT + 6, colour, i * step + LEFT + 14, HEIGHT + 15, status.label)
             for i, (status, colour) in enumerate(COLOURS.items())
         ),
+    )
+
+
+REPORT_COLOURS = {"sent": "#5c6bc0", "opened": "#f9a825", "followed_up": "#2e7d32"}
+
+
+def report_labels() -> dict[str, str]:
+    return {"sent": _("sent"), "opened": _("opened"), "followed_up": _("followed up")}
+
+
+def weekly_bars(weeks: dict[date, Any], days: int) -> SafeString:
+    """Three bars a week (sent, opened, followed up) over the last `days` days."""
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    count = max(days // 7, 1)
+    starts = [monday - timedelta(weeks=count - 1 - i) for i in range(count)]
+    peak = max((w.sent for w in weeks.values()), default=0) or 1
+    plot_height = HEIGHT - BOTTOM - TOP
+    slot = (WIDTH - LEFT) / count
+    labels = report_labels()
+    bars = []
+    for index, start in enumerate(starts):
+        figures = weeks.get(start)
+        x = LEFT + index * slot + 2
+        for offset, key in enumerate(REPORT_COLOURS):
+            n = getattr(figures, key, 0) if figures else 0
+            h = n / peak * plot_height
+            tip = f"{formats.date_format(start, 'SHORT_DATE_FORMAT')}: {n} {labels[key]}"
+            bars.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" data-series="{}">'
+                    "<title>{}</title></rect>",
+                    f"{x + offset * (slot - 4) / 3:.1f}",
+                    f"{HEIGHT - BOTTOM - h:.1f}",
+                    f"{(slot - 4) / 3:.1f}",
+                    f"{h:.1f}",
+                    REPORT_COLOURS[key],
+                    key,
+                    tip,
+                )
+            )
+        bars.append(
+            format_html(
+                '<text x="{}" y="{}" font-size="10">{}</text>',
+                f"{x:.1f}",
+                HEIGHT - 8,
+                formats.date_format(start, "d.m"),
+            )
+        )
+    total = {key: sum(getattr(w, key) for w in weeks.values()) for key in REPORT_COLOURS}
+    label = _(
+        "Prompts per week, last %(weeks)d weeks: %(sent)d sent, %(opened)d opened, "
+        "%(followed_up)d followed up"
+    ) % {"weeks": count, **total}
+    legend = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="10" height="10" fill="{}"></rect>'
+        '<text x="{}" y="{}" font-size="11">{}</text>',
+        (
+            (i * 160 + LEFT, HEIGHT + 6, colour, i * 160 + LEFT + 14, HEIGHT + 15, labels[key])
+            for i, (key, colour) in enumerate(REPORT_COLOURS.items())
+        ),
+    )
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" role="img" class="report-chart" '
+        'viewBox="0 0 {w} {h}" width="100%" aria-label="{label}"><title>{label}</title>'
+        '<text x="0" y="{top}" font-size="10">{peak}</text>{bars}{legend}</svg>',
+        w=WIDTH,
+        h=HEIGHT + LEGEND,
+        label=label,
+        top=TOP + 10,
+        peak=peak,
+        bars=SafeString("".join(bars)),
+        legend=legend,
     )

@@ -41,6 +41,7 @@ from scheduler import access
 from scheduler.models import Activity, PromptHistory, PromptStatus, Scenario
 
 DEFAULT_DAYS = 30
+CHART_DAYS = 84  # twelve weeks on the scenario page
 
 
 class MedianSeconds(Aggregate):

@@ -3,13 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from scheduler import access, explain
+from scheduler import access, explain, report
 from scheduler.admin.base import ChapterScopedAdmin
+from scheduler.charts import weekly_bars
 from scheduler.forms import ScenarioForm
 from scheduler.models import Scenario
 from scheduler.views.scenario_pages import describe_view, preview_view
@@ -19,7 +21,16 @@ from scheduler.views.scenario_pages import describe_view, preview_view
 class ScenarioAdmin(ChapterScopedAdmin):
     form = ScenarioForm
     includes_chapterless = True
-    list_display = ["name", "is_enabled", "chapter_label", "sentence", "preview_link"]
+    list_display = [
+        "name",
+        "is_enabled",
+        "chapter_label",
+        "sentence",
+        "sent_30_days",
+        "opened_30_days",
+        "followed_up_30_days",
+        "preview_link",
+    ]
     list_display_links = ["name"]
     list_filter = ["is_enabled", ("chapter", admin.RelatedOnlyFieldListFilter), "trigger_kind"]
     list_select_related = ["chapter"]
@@ -48,6 +59,21 @@ class ScenarioAdmin(ChapterScopedAdmin):
     @admin.display(description=_("rule"))
     def sentence(self, scenario: Scenario) -> str:
         return explain.sentence(scenario)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return FiguresChangeList
+
+    @admin.display(description=_("sent (30 days)"))
+    def sent_30_days(self, scenario: Scenario) -> int:
+        return figures_of(scenario).sent
+
+    @admin.display(description=_("opened (30 days)"))
+    def opened_30_days(self, scenario: Scenario) -> str:
+        return figures_of(scenario).opened_text
+
+    @admin.display(description=_("followed up (30 days)"))
+    def followed_up_30_days(self, scenario: Scenario) -> str:
+        return figures_of(scenario).followed_up_text
 
     @admin.display(description=_("preview"))
     def preview_link(self, scenario: Scenario) -> str:
@@ -105,4 +131,22 @@ class ScenarioAdmin(ChapterScopedAdmin):
         }
         if object_id:
             extra["preview_url"] = reverse("admin:scheduler_scenario_preview", args=[object_id])
+            weeks = report.weekly(request.user, scenario.pk, report.CHART_DAYS)
+            extra["report_chart"] = weekly_bars(weeks, report.CHART_DAYS)
         return super().changeform_view(request, object_id, form_url, extra)
+
+
+class FiguresChangeList(ChangeList):
+    """The page's scenarios get their 30-day figures from one query, not one per row."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        ids = [scenario.pk for scenario in self.result_list]
+        rows = report.scenario_report(request.user, report.DEFAULT_DAYS, scenario_ids=ids)
+        by_id = {row.scenario_id: row.figures for row in rows}
+        for scenario in self.result_list:
+            scenario.report_figures = by_id.get(scenario.pk, report.Figures())
+
+
+def figures_of(scenario: Scenario) -> report.Figures:
+    return getattr(scenario, "report_figures", None) or report.Figures()
