@@ -122,6 +122,8 @@ def test_it_counts_the_window_withdrawn_and_other_mentors_exactly() -> None:
         assert row.figures.followed_up_text == "1 of 5, 20 %"
     weeks = weekly(None, scenario.pk, 30, now)
     assert sum(f.sent for f in weeks.values()) == 5
+    monday = timezone.localdate(sent_at) - timedelta(days=timezone.localdate(sent_at).weekday())
+    assert list(weeks) == [monday]
 
 
 @pytest.mark.django_db
