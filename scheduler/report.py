@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     DateTimeField,
@@ -120,11 +121,14 @@ def sent_prompts(user: access.User | None, start: datetime) -> QuerySet[PromptHi
 
 def grouped(qs: QuerySet[PromptHistory], start: datetime, *keys: str) -> dict[tuple, Figures]:
     """One aggregate query: figures per distinct value of `keys`."""
-    if connection.vendor == "postgresql":
-        rows, medians = _postgres_rows(qs, start, keys), {}
-    else:
-        qs = qs.annotate(first_follow_up=first_follow_up())
-        rows, medians = _portable_rows(qs, keys), _python_medians(qs, keys)
+    try:
+        if connection.vendor == "postgresql":
+            rows, medians = _postgres_rows(qs, start, keys), {}
+        else:
+            qs = qs.annotate(first_follow_up=first_follow_up())
+            rows, medians = _portable_rows(qs, keys), _python_medians(qs, keys)
+    except EmptyResultSet:  # e.g. a coordinator without chapters, an empty page
+        return {}
     result: dict[tuple, Figures] = {}
     for row in rows:
         key = tuple(_key_part(v) for v in row[: len(keys)])

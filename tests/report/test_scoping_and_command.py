@@ -84,3 +84,13 @@ def test_it_refuses_a_period_below_one_day() -> None:
 
     with pytest.raises(CommandError, match="--days"):
         call_command("scenario_report", "--days", "0")
+
+
+@pytest.mark.django_db
+def test_it_shows_zeros_to_a_coordinator_without_chapters_and_on_an_empty_page() -> None:
+    scenario = factories.scenario(chapter=None)
+    sent(factories.mentor(), scenario)
+    nobody = make_coordinator("nobody")
+    [row] = scenario_report(nobody, days=30)
+    assert row.figures.sent == 0
+    assert scenario_report(None, days=30, scenario_ids=[]) == []
