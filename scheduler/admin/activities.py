@@ -2,35 +2,160 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.contrib import admin, messages
+from django.db.models import QuerySet, RestrictedError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from scheduler.admin.base import ChapterScopedAdmin
 from scheduler.models import Activity
 from scheduler.views.activity_pages import verdicts_for, why_view
 
+CANNOT_DELETE = _(
+    "An activity with prompt history cannot be deleted. Withdraw it instead with the "
+    "list's action “Withdraw selected activities”: it then triggers and cancels nothing, "
+    "and its prompt history is kept."
+)
+
+
+class WithdrawnFilter(admin.SimpleListFilter):
+    title = _("withdrawn")
+    parameter_name = "withdrawn"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", _("withdrawn")), ("no", _("active"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(withdrawn_at__isnull=self.value() == "no")
+        return queryset
+
+
+class SourceFilter(admin.SimpleListFilter):
+    title = _("source")
+    parameter_name = "source"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("app", _("the app")), ("admin", _("the admin"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("app", "admin"):
+            return queryset.filter(client_id__isnull=self.value() == "admin")
+        return queryset
+
 
 @admin.register(Activity)
 class ActivityAdmin(ChapterScopedAdmin):
     chapter_path = "peer_mentor__chapter"
-    list_display = ["occurred_at", "kind", "peer_mentor", "wellbeing_concern", "why_link"]
+    list_display = [
+        "occurred_at",
+        "kind",
+        "peer_mentor",
+        "wellbeing_concern",
+        "logged_in_app",
+        "withdrawn",
+        "why_link",
+    ]
     list_filter = [
         "kind",
         "wellbeing_concern",
+        WithdrawnFilter,
+        SourceFilter,
         ("peer_mentor__chapter", admin.RelatedOnlyFieldListFilter),
     ]
     list_select_related = ["peer_mentor"]
     date_hierarchy = "occurred_at"
     search_fields = ["peer_mentor__name", "contact_ref"]
-    fields = ["peer_mentor", "contact_ref", "kind", "occurred_at", "wellbeing_concern", "notes"]
+    fields = [
+        "peer_mentor",
+        "contact_ref",
+        "kind",
+        "occurred_at",
+        "wellbeing_concern",
+        "notes",
+        "client_id",
+        "withdrawn_at",
+    ]
+    # The app owns client_id (its retries find the row by it); withdrawing is the action's job.
+    readonly_fields = ["client_id", "withdrawn_at"]
+    actions = ["withdraw"]
+
+    @admin.display(description=_("logged in the app"), boolean=True)
+    def logged_in_app(self, activity: Activity) -> bool:
+        return activity.from_app
+
+    @admin.display(description=_("withdrawn"), boolean=True, ordering="withdrawn_at")
+    def withdrawn(self, activity: Activity) -> bool:
+        return activity.withdrawn_at is not None
 
     @admin.display(description=_("why / why not"))
     def why_link(self, activity: Activity) -> str:
         url = reverse("admin:scheduler_activity_why", args=[activity.pk])
         return format_html('<a href="{}">{}</a>', url, _("Why / why not"))
+
+    @admin.action(description=_("Withdraw selected activities"), permissions=["change"])
+    def withdraw(self, request: HttpRequest, queryset: QuerySet[Activity]) -> None:
+        selected = queryset.count()
+        withdrawn = queryset.filter(withdrawn_at__isnull=True).update(withdrawn_at=timezone.now())
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d activity was withdrawn: it no longer triggers or cancels prompts, "
+                "and its prompt history is kept.",
+                "%(count)d activities were withdrawn: they no longer trigger or cancel prompts, "
+                "and their prompt history is kept.",
+                withdrawn,
+            )
+            % {"count": withdrawn},
+            messages.SUCCESS if withdrawn else messages.WARNING,
+        )
+        if selected > withdrawn:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d selected activity was already withdrawn.",
+                    "%(count)d selected activities were already withdrawn.",
+                    selected - withdrawn,
+                )
+                % {"count": selected - withdrawn},
+                messages.INFO,
+            )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Activity | None = None) -> bool:
+        # The delivery log must stay whole: an activity with prompts is withdrawn instead.
+        if obj is not None and has_prompts(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        activity = self.get_object(request, object_id)
+        if has_prompts(activity) and super().has_delete_permission(request, activity):
+            return self.refuse_delete(request, activity)
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except RestrictedError:
+            # A run claimed a prompt for it between the confirmation page and the POST.
+            return self.refuse_delete(request, activity)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().changelist_view(request, extra_context)
+        except RestrictedError:
+            # "Delete selected" confirmed just as a run claimed a prompt for one of them.
+            self.message_user(request, CANNOT_DELETE, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def refuse_delete(self, request: HttpRequest, activity: Activity) -> HttpResponse:
+        self.message_user(request, CANNOT_DELETE, messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:scheduler_activity_change", args=[activity.pk]))
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
@@ -53,3 +178,7 @@ class ActivityAdmin(ChapterScopedAdmin):
         activity = self.get_object(request, object_id)
         extra = {"verdicts": verdicts_for(activity, request.user), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
+
+
+def has_prompts(activity: Activity) -> bool:
+    return activity.prompts.exists()

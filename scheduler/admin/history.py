@@ -29,7 +29,21 @@ CSV_COLUMNS = [
     "rule_sentence",
     "title",
     "last_error",
+    "opened_at",
 ]
+
+
+class OpenedFilter(admin.SimpleListFilter):
+    title = _("opened in the app")
+    parameter_name = "opened"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", _("opened")), ("no", _("not opened"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(opened_at__isnull=self.value() == "no")
+        return queryset
 
 
 @admin.register(PromptHistory)
@@ -42,6 +56,7 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
         "status",
         "attempts",
         "dispatched_at",
+        "opened_at",
         "needs_review",
     ]
     list_filter = [
@@ -49,6 +64,7 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
         ("scenario", admin.RelatedOnlyFieldListFilter),
         ("peer_mentor__chapter", admin.RelatedOnlyFieldListFilter),
         "needs_review",
+        OpenedFilter,
     ]
     list_select_related = ["peer_mentor", "scenario"]
     date_hierarchy = "created_at"
@@ -67,6 +83,7 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
                     "created_at",
                     "due_at",
                     "dispatched_at",
+                    "opened_at",
                     "attempts",
                     "next_attempt_at",
                     "last_error",
@@ -163,6 +180,7 @@ def csv_row(prompt: PromptHistory) -> list[object]:
         prompt.rule_sentence,
         prompt.title,
         prompt.last_error,
+        stamp(prompt.opened_at),
     ]
 
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +13,30 @@ from scheduler.admin.base import ChapterScopedAdmin
 from scheduler.models import Chapter, Coordinator, DeviceToken, PeerMentor, masked_token
 
 RECENT_ACTIVITIES = 20
+AUTH_USER_ID_HELP = _(
+    "The mentor's user id in Supabase Auth, which the mobile app signs in with. Find it in "
+    "the Supabase dashboard under Authentication → Users: the mentor's User UID, such as "
+    "123e4567-e89b-12d3-a456-426614174000. Leave empty to give the mentor no app access."
+)
+AUTH_USER_ID_TAKEN = _("This app user id is already linked to another peer mentor.")
+
+
+def masked_user_id(user_id: uuid.UUID | None) -> str:
+    """Enough to tell two linked mentors apart, too little to sign in as one."""
+    return f"••••{user_id.hex[-4:]}" if user_id else "—"
+
+
+class AppLinkedFilter(admin.SimpleListFilter):
+    title = _("app link")
+    parameter_name = "app_linked"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", _("linked to the app")), ("no", _("not linked"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(auth_user_id__isnull=self.value() == "no")
+        return queryset
 
 
 class MaskedTokenMixin:
@@ -35,12 +61,43 @@ class DeviceTokenInline(MaskedTokenMixin, admin.TabularInline):
 
 @admin.register(PeerMentor)
 class PeerMentorAdmin(ChapterScopedAdmin):
-    list_display = ["name", "chapter", "is_active", "prompts_paused_until", "active_devices"]
-    list_filter = [("chapter", admin.RelatedOnlyFieldListFilter), "is_active"]
+    list_display = [
+        "name",
+        "chapter",
+        "is_active",
+        "prompts_paused_until",
+        "active_devices",
+        "app_linked",
+    ]
+    list_filter = [("chapter", admin.RelatedOnlyFieldListFilter), "is_active", AppLinkedFilter]
     list_select_related = ["chapter"]
     search_fields = ["name"]
-    fields = ["name", "chapter", "is_active", "prompts_paused_until"]
+    fields = ["name", "chapter", "is_active", "prompts_paused_until", "auth_user_id"]
     inlines = [DeviceTokenInline]
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: PeerMentor | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm]:
+        kwargs.setdefault("help_texts", {"auth_user_id": AUTH_USER_ID_HELP})
+        kwargs.setdefault("error_messages", {"auth_user_id": {"unique": AUTH_USER_ID_TAKEN}})
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[PeerMentor], search_term: str
+    ) -> tuple[QuerySet[PeerMentor], bool]:
+        user_id = parse_uuid(search_term)
+        if user_id is not None:
+            # Whole ids only: a partial match would let anyone guess an id a digit at a time.
+            return queryset.filter(auth_user_id=user_id), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description=_("app linked"))
+    def app_linked(self, mentor: PeerMentor) -> str:
+        return masked_user_id(mentor.auth_user_id)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PeerMentor]:
         active = Count("device_tokens", filter=Q(device_tokens__is_active=True))
@@ -61,6 +118,13 @@ class PeerMentorAdmin(ChapterScopedAdmin):
         recent = mentor.activities.order_by("-occurred_at")[:RECENT_ACTIVITIES]
         extra = {"recent_activities": recent, **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
+
+
+def parse_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        return None
 
 
 @admin.register(DeviceToken)
