@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +17,8 @@ from scheduler.models import (
     Coordinator,
     DeviceToken,
     PeerMentor,
+    PromptHistory,
+    PromptStatus,
     Scenario,
 )
 
@@ -82,6 +84,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def _load(self) -> None:
         now = timezone.now()
+        new_mentors: list[PeerMentor] = []
         oslo, _ = Chapter.objects.get_or_create(name="Oslo")
         bergen, _ = Chapter.objects.get_or_create(name="Bergen")
         for chapter, names in (
@@ -96,8 +99,12 @@ class Command(BaseCommand):
                 )
                 if created:
                     self._activities(mentor, now, seed=index)
+                    new_mentors.append(mentor)
         for spec in SCENARIOS:
             Scenario.objects.get_or_create(name=spec["name"], defaults={**spec, "is_enabled": True})
+        first = Scenario.objects.get(name=SCENARIOS[0]["name"])
+        for seed, mentor in enumerate(new_mentors):
+            self._history(mentor, first, now, seed)
         self._coordinator(oslo)
         self.stdout.write("Demo data ready. Coordinator login: koordinator / " + DEMO_PASSWORD)
 
@@ -139,6 +146,41 @@ class Command(BaseCommand):
                 ),
             ]
         )
+
+    def _history(self, mentor: PeerMentor, scenario: Scenario, now: datetime, seed: int) -> None:
+        """Prompts of past weeks, some opened and followed up, for the scenario figures.
+
+        Their first contacts are past the scenario's lookback, so they make nothing due now.
+        """
+        for week in range(1, 6):
+            sent_at = now - timedelta(days=7 * week - seed)
+            trigger = Activity.objects.create(
+                peer_mentor=mentor,
+                contact_ref=f"K-{mentor.pk:03d}-{week}",
+                kind=ActivityKind.FIRST_CONTACT,
+                occurred_at=sent_at - timedelta(days=3),
+                wellbeing_concern=True,
+            )
+            PromptHistory.objects.create(
+                peer_mentor=mentor,
+                scenario=scenario,
+                activity=trigger,
+                status=PromptStatus.DISPATCHED,
+                created_at=sent_at,
+                due_at=sent_at,
+                dispatched_at=sent_at,
+                opened_at=sent_at + timedelta(hours=2) if (week + seed) % 3 else None,
+                attempts=1,
+                title=scenario.title,
+                body=scenario.body,
+            )
+            if (week + seed) % 2:
+                Activity.objects.create(
+                    peer_mentor=mentor,
+                    contact_ref=trigger.contact_ref,
+                    kind=ActivityKind.FOLLOW_UP,
+                    occurred_at=sent_at + timedelta(hours=20 + 6 * seed),
+                )
 
     def _coordinator(self, chapter: Chapter) -> None:
         User = get_user_model()
