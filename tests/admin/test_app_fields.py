@@ -310,3 +310,12 @@ def test_it_speaks_norwegian_about_the_app(coordinator: User, world: World) -> N
     assert "Åpnet i appen" in prompts and "ikke åpnet" in prompts
     assert "Registrert i appen" in activities and "Trukket tilbake" in activities
     assert "Koblet til appen" in mentors and "••••1a2b" in mentors
+
+
+def test_it_marks_withdrawn_activities_on_the_mentors_page(
+    coordinator_client: Client, world: World
+) -> None:
+    mentor = factories.mentor(world.home)
+    factories.activity(mentor, kind="home_visit", withdrawn_at=timezone.now())
+    page = coordinator_client.get(mentor_url(mentor)).content.decode()
+    assert "home visit (withdrawn)" in page
