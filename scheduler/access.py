@@ -6,13 +6,12 @@ their `Coordinator` row, and to none when they have no such row.
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
 from scheduler.models import Chapter, Coordinator, PeerMentor
 
-User = AbstractBaseUser | AnonymousUser
+User = AbstractUser | AnonymousUser
 
 _CACHE_ATTR = "_scheduler_chapter_ids"
 
@@ -25,6 +24,8 @@ def chapter_ids(user: User) -> frozenset[int] | None:
     """The chapters `user` may see; None means every chapter."""
     if sees_everything(user):
         return None
+    if user.pk is None:  # anonymous
+        return frozenset()
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
         ids = Coordinator.chapters.through.objects.filter(coordinator__user_id=user.pk)

@@ -49,7 +49,7 @@ def check_push_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
 
 @register()
 def check_dispatch_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    errors = [
+    errors: list[CheckMessage] = [
         Error(
             f"{name} is {getattr(settings, name)!r}; it must be a whole number of at least 1.",
             hint=f"Set {name} in the environment or .env, or leave it unset for the default.",

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -53,7 +54,7 @@ def reclaimable_q(now: datetime) -> Q:
     )
 
 
-def expired_runs(now: datetime) -> QuerySet[DispatchRun]:
+def expired_runs(now: datetime) -> QuerySet[DispatchRun, Any]:
     # A subquery rather than a join: the takeover locks its rows FOR UPDATE.
     return DispatchRun.objects.filter(lease_expires_at__lt=now).values("pk")
 

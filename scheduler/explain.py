@@ -168,6 +168,7 @@ def ruled_out_verdict(
         return window_verdict(verdict, scenario, due_at, now)
     if "paused" in unmet:
         paused_until = activity.peer_mentor.prompts_paused_until
+        assert paused_until is not None  # the unmet "paused" condition says it is set
         return verdict(
             HELD,
             _("Due, but the mentor has paused prompts until %(date)s.")

@@ -49,7 +49,11 @@ class ScenarioForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         chapter = self.fields.get("chapter")
-        if chapter is not None and user is not None and not access.sees_everything(user):
+        if (
+            isinstance(chapter, forms.ModelChoiceField)
+            and user is not None
+            and not access.sees_everything(user)
+        ):
             chapter.queryset = access.chapters_for(user)
             chapter.required = True
             chapter.empty_label = None

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from scheduler.claims import Ledger, mark_in_doubt
 from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.push import SendOutcome, locmem
-from scheduler.rules import DuePrompt
+from scheduler.rules import DuePrompt, describe
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,9 @@ def due_setup(n: int = 3):
 def test_it_sends_each_due_prompt_and_records_it() -> None:
     s, mentors, activities = due_setup(3)
 
-    summary = run_dispatch(now=NOW)
+    with translation.override("en"):
+        summary = run_dispatch(now=NOW)
+        sentence = describe(s)
 
     assert summary == DispatchSummary(3, 0, 0)
     assert {m.peer_mentor_id for m in locmem.outbox} == {m.pk for m in mentors}
@@ -44,7 +46,7 @@ def test_it_sends_each_due_prompt_and_records_it() -> None:
         assert row.status == PromptStatus.DISPATCHED
         assert row.dispatched_at is not None and row.attempts == 1
         assert row.due_at == NOW
-        assert row.rule_sentence.startswith("Send 3 dager etter førstekontakt")  # LANGUAGE_CODE nb
+        assert row.rule_sentence == sentence
         assert (row.title, row.body) == (s.title, s.body)
 
 

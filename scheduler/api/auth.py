@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from typing import Any
 from uuid import UUID
 
 import jwt
@@ -86,7 +87,7 @@ def supabase_url() -> str:
     return settings.SUPABASE_URL.strip().rstrip("/")
 
 
-def verification_key(header: dict[str, object]) -> tuple[object, str]:
+def verification_key(header: dict[str, object]) -> tuple[Any, str]:
     """The key and the one algorithm it allows; the token's `alg` only picks the source."""
     if header.get("alg") == LEGACY_ALGORITHM:
         secret = settings.SUPABASE_JWT_SECRET

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -15,6 +16,7 @@ logger = logging.getLogger(__name__)
 LOCATIONS = {"body", "path", "query", "payload", "data"}
 
 
+# The handlers take `exc: Any`: django-ninja's stub types it as the exception or its class.
 def install(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, invalid_input)
     api.add_exception_handler(AuthenticationError, unauthenticated)
@@ -23,7 +25,7 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(Exception, server_error)
 
 
-def invalid_input(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+def invalid_input(request: HttpRequest, exc: Any) -> HttpResponse:
     # Pydantic's errors carry the rejected input; a field name and a message suffice.
     errors = [
         {"field": field_of(error.get("loc", ())), "message": str(error.get("msg", "invalid"))}
@@ -37,23 +39,23 @@ def field_of(loc: tuple[object, ...] | list[object]) -> str:
     return ".".join(names) or "body"
 
 
-def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+def unauthenticated(request: HttpRequest, exc: Any) -> HttpResponse:
     response = json_error(request, "A valid Supabase access token is required.", 401)
     response["WWW-Authenticate"] = 'Bearer realm="mentor-app"'
     return response
 
 
-def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+def not_found(request: HttpRequest, exc: Any) -> HttpResponse:
     return json_error(request, "Not found.", 404)
 
 
-def refused_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+def refused_request(request: HttpRequest, exc: Any) -> HttpResponse:
     if isinstance(exc, RequestDataTooBig):
         return json_error(request, "The request body is too large.", 413)
     return json_error(request, "Bad request.", 400)
 
 
-def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+def server_error(request: HttpRequest, exc: Any) -> HttpResponse:
     logger.exception("mentor app API: unhandled error on %s %s", request.method, request.path)
     return json_error(request, "Something went wrong on our side.", 500)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 from scheduler.models import masked_token
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome
@@ -11,7 +11,7 @@ from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome
 class ConsoleBackend(BasePushBackend):
     """Development: print each prompt (to stderr, so `--json` output stays clean)."""
 
-    def __init__(self, *, stream: TextIO | None = None, **kwargs: object) -> None:
+    def __init__(self, *, stream: TextIO | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.stream = stream or sys.stderr
         self._lock = threading.Lock()

@@ -189,7 +189,7 @@ class FcmBackend(BasePushBackend):
         credentials_file: str | None = None,
         api_url: str | None = None,
         timeout: float | tuple[float, float] | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         given = {

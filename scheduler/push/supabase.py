@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -29,7 +30,7 @@ class SupabaseBackend(BasePushBackend):
         key: str | None = None,
         function_name: str | None = None,
         timeout: float | tuple[float, float] | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         given = {

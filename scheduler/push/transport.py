@@ -104,7 +104,7 @@ class NoRedirectSession(requests.Session):
     TransportError caused by RedirectRefused.
     """
 
-    def request(  # type: ignore[override]
+    def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         kwargs["allow_redirects"] = False

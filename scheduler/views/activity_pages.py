@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from scheduler import access, explain
@@ -13,10 +13,9 @@ from scheduler.models import Activity, Scenario
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
-    from django.contrib.auth.base_user import AbstractBaseUser
 
 
-def verdicts_for(activity: Activity, user: AbstractBaseUser) -> list[explain.Verdict]:
+def verdicts_for(activity: Activity, user: access.User) -> list[explain.Verdict]:
     """Each enabled scenario the user can see, judged for this activity now."""
     scenarios = Scenario.objects.filter(is_enabled=True).select_related("chapter")
     visible = scenarios.filter(access.in_chapters_or_everyone(user, "chapter"))
@@ -25,6 +24,8 @@ def verdicts_for(activity: Activity, user: AbstractBaseUser) -> list[explain.Ver
 
 def why_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
     activity = model_admin.get_object(request, object_id)
+    if activity is None:
+        raise Http404
     if not model_admin.has_view_or_change_permission(request, activity):
         raise PermissionDenied
     context = {

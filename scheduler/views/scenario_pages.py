@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -33,6 +33,8 @@ def describe_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse
 
 def preview_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
     scenario = model_admin.get_object(request, object_id)
+    if scenario is None:
+        raise Http404
     if not model_admin.has_view_or_change_permission(request, scenario):
         raise PermissionDenied
     now = timezone.now()

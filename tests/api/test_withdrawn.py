@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db.models import RestrictedError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from scheduler import explain
 from scheduler.models import Activity, PeerMentor, PromptHistory, PromptStatus, Scenario
@@ -64,7 +64,8 @@ def test_it_says_why_a_withdrawn_activity_gets_no_prompt(app: App) -> None:
     client_id = log(app)
     app.delete(f"/activities/{client_id}")
     activity = Activity.objects.get()
-    (verdict,) = explain.explain(activity, [scenario])
+    with translation.override("en"):
+        (verdict,) = explain.explain(activity, [scenario])
     assert verdict.state == explain.NO
     assert "withdrew" in verdict.message
 
