@@ -68,7 +68,7 @@ def stacked_bars(data: DailyCounts) -> SafeString:
     bars = []
     for index, day in enumerate(data.days):
         x = LEFT + index * slot + 1
-        y = HEIGHT - BOTTOM
+        y: float = HEIGHT - BOTTOM
         for status in COLOURS:
             n = data.counts.get(day, {}).get(status, 0)
             if not n:
@@ -102,7 +102,9 @@ def stacked_bars(data: DailyCounts) -> SafeString:
     )
 
 
-def _rect(x: float, y: float, w: float, h: float, status: str, day: date, n: int) -> SafeString:
+def _rect(
+    x: float, y: float, w: float, h: float, status: PromptStatus, day: date, n: int
+) -> SafeString:
     tip = f"{formats.date_format(day, 'SHORT_DATE_FORMAT')}: {n} {PromptStatus(status).label}"
     return format_html(
         '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" '

@@ -59,7 +59,7 @@ def snapshot() -> Snapshot:
     )
     if not rows:
         return Snapshot([], None)
-    return Snapshot([(row[0], row[1]) for row in rows], rows[0][2])
+    return Snapshot([(row[0], row[1]) for row in rows if row[0] is not None], rows[0][2])
 
 
 def status(snap: Snapshot, now: datetime | None = None) -> str:

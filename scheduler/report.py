@@ -178,7 +178,8 @@ def _postgres_rows(qs: QuerySet[PromptHistory], start: datetime, keys: tuple[str
         GROUP BY {names}
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, window(), start))
+        arguments: list[Any] = [*params, window(), start]
+        cursor.execute(sql, arguments)
         return cursor.fetchall()
 
 
@@ -203,7 +204,7 @@ def _portable_rows(qs: QuerySet[PromptHistory], keys: tuple[str, ...]) -> list:
         return cursor.fetchall()
 
 
-def _python_medians(qs: QuerySet[PromptHistory], keys: Iterable[str]) -> dict[tuple, float]:
+def _python_medians(qs: QuerySet[Any], keys: Iterable[str]) -> dict[tuple, float]:
     """Without percentile_cont: one query reads the followed-up prompts' times only."""
     keys = tuple(keys)
     durations: dict[tuple, list[float]] = defaultdict(list)

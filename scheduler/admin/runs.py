@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
@@ -13,6 +13,9 @@ from scheduler.admin.base import ReadOnlyMixin
 from scheduler.models import DispatchRun, PromptStatus
 from scheduler.views.run_pages import may_run_now, run_now_view
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
+
 # What a coordinator sees of a run: counted from the run's prompts to their chapters' mentors.
 CHAPTER_COUNTS = {
     "chapter_dispatched": Q(prompts__status=PromptStatus.DISPATCHED),
@@ -23,7 +26,7 @@ CHAPTER_COUNTS = {
 }
 
 
-def chapter_count(name: str, description: str) -> Any:
+def chapter_count(name: str, description: _StrPromise) -> Any:
     @admin.display(description=description, ordering=name)
     def column(model_admin: DispatchRunAdmin, run: DispatchRun) -> int:
         return getattr(run, name)
@@ -98,19 +101,19 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             **{name: Count("prompts", filter=mine & only) for name, only in CHAPTER_COUNTS.items()}
         )
 
-    def get_list_display(self, request: HttpRequest) -> list[str]:
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
         if access.sees_everything(request.user):
             return self.list_display
         return self.chapter_list_display
 
-    def get_fields(self, request: HttpRequest, obj: DispatchRun | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: DispatchRun | None = None) -> list[Any]:
         if access.sees_everything(request.user):
             return self.fields
         return self.chapter_fields
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: DispatchRun | None = None
-    ) -> list[str]:
+    ) -> list[Any]:
         return self.get_fields(request, obj)
 
     @admin.display(description=_("held back"))

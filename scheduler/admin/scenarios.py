@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -123,7 +123,13 @@ class ScenarioAdmin(ChapterScopedAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        scenario = self.get_object(request, object_id) if object_id else Scenario()
+        scenario = (
+            cast("Scenario | None", self.get_object(request, object_id))
+            if object_id
+            else Scenario()
+        )
+        if scenario is None:
+            raise Http404
         extra = {
             "describe_url": reverse("admin:scheduler_scenario_describe"),
             "sentence": explain.sentence(scenario),

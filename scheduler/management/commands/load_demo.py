@@ -108,7 +108,7 @@ class Command(BaseCommand):
         self._coordinator(oslo)
         self.stdout.write("Demo data ready. Coordinator login: koordinator / " + DEMO_PASSWORD)
 
-    def _activities(self, mentor: PeerMentor, now: timezone.datetime, seed: int) -> None:
+    def _activities(self, mentor: PeerMentor, now: datetime, seed: int) -> None:
         ref = f"K-{mentor.pk:03d}"
         Activity.objects.bulk_create(
             [
