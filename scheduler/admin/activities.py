@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet, RestrictedError
@@ -26,7 +26,7 @@ class WithdrawnFilter(admin.SimpleListFilter):
     title = _("withdrawn")
     parameter_name = "withdrawn"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
         return [("yes", _("withdrawn")), ("no", _("active"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -39,7 +39,7 @@ class SourceFilter(admin.SimpleListFilter):
     title = _("source")
     parameter_name = "source"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
         return [("app", _("the app")), ("admin", _("the admin"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -134,7 +134,9 @@ class ActivityAdmin(ChapterScopedAdmin):
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        activity = self.get_object(request, object_id)
+        activity = cast("Activity | None", self.get_object(request, object_id))
+        if activity is None:  # Django's own view says it does not exist
+            return super().delete_view(request, object_id, extra_context)
         if has_prompts(activity) and super().has_delete_permission(request, activity):
             return self.refuse_delete(request, activity)
         try:
@@ -175,8 +177,9 @@ class ActivityAdmin(ChapterScopedAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        activity = self.get_object(request, object_id)
-        extra = {"verdicts": verdicts_for(activity, request.user), **(extra_context or {})}
+        activity = cast("Activity | None", self.get_object(request, object_id))
+        verdicts = verdicts_for(activity, request.user) if activity else []
+        extra = {"verdicts": verdicts, **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
 
 

@@ -37,7 +37,7 @@ class OpenedFilter(admin.SimpleListFilter):
     title = _("opened in the app")
     parameter_name = "opened"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
         return [("yes", _("opened")), ("no", _("not opened"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -93,7 +93,7 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
         ),
     ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return [f for _name, options in self.fieldsets for f in options["fields"]]
 
     def has_retry_permission(self, request: HttpRequest) -> bool:

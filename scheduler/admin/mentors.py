@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -30,7 +30,7 @@ class AppLinkedFilter(admin.SimpleListFilter):
     title = _("app link")
     parameter_name = "app_linked"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
         return [("yes", _("linked to the app")), ("no", _("not linked"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -48,7 +48,7 @@ class MaskedTokenMixin:
 class DeviceTokenInline(MaskedTokenMixin, admin.TabularInline):
     model = DeviceToken
     fields = ["masked", "platform", "is_active", "created_at", "deactivation_reason"]
-    readonly_fields = fields
+    readonly_fields = ["masked", "platform", "is_active", "created_at", "deactivation_reason"]
     extra = 0
     can_delete = False
 
@@ -114,8 +114,9 @@ class PeerMentorAdmin(ChapterScopedAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        mentor = self.get_object(request, object_id)
-        recent = mentor.activities.order_by("-occurred_at")[:RECENT_ACTIVITIES]
+        mentor = cast("PeerMentor | None", self.get_object(request, object_id))
+        # A missing mentor: Django's own change view says so.
+        recent = mentor.activities.order_by("-occurred_at")[:RECENT_ACTIVITIES] if mentor else []
         extra = {"recent_activities": recent, **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
 
