@@ -280,12 +280,6 @@ class Scenario(models.Model):
         """A prompt without a title or a message is not worth sending."""
         return not (self.title.strip() and self.body.strip())
 
-    @property
-    def sentence(self) -> str:
-        from scheduler.rules import describe
-
-        return describe(self)
-
 
 class DispatchRun(models.Model):
     class Trigger(models.TextChoices):
