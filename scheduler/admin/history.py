@@ -13,8 +13,8 @@ from django.utils.translation import ngettext
 from scheduler import charts
 from scheduler.admin.base import ChapterScopedAdmin, ReadOnlyMixin
 from scheduler.models import PromptHistory, PromptStatus
+from scheduler.views.run_pages import RUN_NOW_PERMISSION
 
-RETRY_PERMISSION = "scheduler.run_dispatch_now"
 CSV_COLUMNS = [
     "id",
     "created_at",
@@ -97,7 +97,8 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
         return [f for _name, options in self.fieldsets for f in options["fields"]]
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(RETRY_PERMISSION)
+        # Retrying sends again, so it takes the same permission as starting a run.
+        return request.user.has_perm(RUN_NOW_PERMISSION)
 
     @admin.action(description=_("Retry selected failed prompts"), permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[PromptHistory]) -> None:
