@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from scheduler.models import PromptHistory
+from scheduler.models import PromptHistory, PromptStatus
 from tests import factories
 from tests.admin.conftest import PASSWORD, make_coordinator
-from tests.browser.conftest import ARTIFACTS, browser  # noqa: F401  (the session fixture)
+from tests.browser.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser]
 
 
 def test_it_shows_a_coordinator_the_figures_and_the_chart(
-    browser: Any,  # noqa: F811
+    browser: Any,
     live_server: Any,
     transactional_db: None,
 ) -> None:
@@ -32,7 +32,7 @@ def test_it_shows_a_coordinator_the_figures_and_the_chart(
             peer_mentor=mentor,
             scenario=scenario,
             activity=trigger,
-            status="dispatched",
+            status=PromptStatus.DISPATCHED,
             created_at=when,
             dispatched_at=when,
             opened_at=when if index < 3 else None,
