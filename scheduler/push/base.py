@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
+from django.core.exceptions import ImproperlyConfigured
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,13 @@ class BasePushBackend:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def require(backend: str, given: Mapping[str, object]) -> None:
+    """Refuse to build `backend` while a required value (by setting name) is empty."""
+    missing = [name for name, value in given.items() if not is_set(value)]
+    if missing:
+        raise ImproperlyConfigured(f"The {backend} push backend needs {', '.join(missing)}.")
 
 
 def is_set(value: object) -> bool:

@@ -21,7 +21,7 @@ from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
 
 from scheduler.push import transport
-from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, is_set
+from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 
 logger = logging.getLogger(__name__)
 
@@ -199,9 +199,7 @@ class FcmBackend(BasePushBackend):
             ),
             "FCM_API_URL": settings.FCM_API_URL if api_url is None else api_url,
         }
-        missing = [name for name, value in given.items() if not is_set(value)]
-        if missing:
-            raise ImproperlyConfigured(f"The fcm push backend needs {', '.join(missing)}.")
+        require("fcm", given)
         base_url = transport.service_url("FCM_API_URL", given["FCM_API_URL"])
         self.url = f"{base_url}/v1/projects/{given['FCM_PROJECT_ID'].strip()}/messages:send"
         self.timeout = transport.timeouts() if timeout is None else timeout
@@ -209,20 +207,13 @@ class FcmBackend(BasePushBackend):
 
     @classmethod
     def check(cls) -> list[CheckMessage]:
-        missing = super().check()
-        if missing:
-            return missing
-        try:
-            transport.service_url("FCM_API_URL", settings.FCM_API_URL)
-        except ImproperlyConfigured as exc:
-            return [
-                Error(
-                    str(exc),
-                    hint="Leave it unset for https://fcm.googleapis.com",
-                    id="scheduler.E005",
-                )
-            ]
-        return check_credentials_file(settings.FCM_CREDENTIALS_FILE)
+        return (
+            super().check()
+            or transport.service_url_check(
+                "FCM_API_URL", hint="Leave it unset for https://fcm.googleapis.com"
+            )
+            or check_credentials_file(settings.FCM_CREDENTIALS_FILE)
+        )
 
     def send(self, message: PushMessage) -> SendOutcome:
         outcome = transport.scrub_outcome(self._send(message), message.device_token)

@@ -8,11 +8,10 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.core.checks import CheckMessage, Error
-from django.core.exceptions import ImproperlyConfigured
+from django.core.checks import CheckMessage
 
 from scheduler.push import transport
-from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, is_set
+from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +39,7 @@ class SupabaseBackend(BasePushBackend):
                 settings.SUPABASE_FUNCTION_NAME if function_name is None else function_name
             ),
         }
-        missing = [name for name, value in given.items() if not is_set(value)]
-        if missing:
-            raise ImproperlyConfigured(f"The supabase push backend needs {', '.join(missing)}.")
+        require("supabase", given)
         base_url = transport.service_url("SUPABASE_URL", given["SUPABASE_URL"])
         function = given["SUPABASE_FUNCTION_NAME"].strip().strip("/")
         self.url = f"{base_url}/functions/v1/{function}"
@@ -54,20 +51,9 @@ class SupabaseBackend(BasePushBackend):
 
     @classmethod
     def check(cls) -> list[CheckMessage]:
-        missing = super().check()
-        if missing:
-            return missing
-        try:
-            transport.service_url("SUPABASE_URL", settings.SUPABASE_URL)
-        except ImproperlyConfigured as exc:
-            return [
-                Error(
-                    str(exc),
-                    hint="It looks like https://<project-ref>.supabase.co",
-                    id="scheduler.E005",
-                )
-            ]
-        return []
+        return super().check() or transport.service_url_check(
+            "SUPABASE_URL", hint="It looks like https://<project-ref>.supabase.co"
+        )
 
     def open(self) -> None:
         self._pooled_session()

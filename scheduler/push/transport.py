@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from django.conf import settings
+from django.core.checks import CheckMessage, Error
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
@@ -58,6 +59,15 @@ def service_url(setting: str, value: str) -> str:
             "or for this machine: localhost, 127.0.0.0/8, ::1)."
         )
     return url
+
+
+def service_url_check(setting: str, hint: str) -> list[CheckMessage]:
+    """`service_url` as a system check on the setting's current value."""
+    try:
+        service_url(setting, getattr(settings, setting))
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), hint=hint, id="scheduler.E005")]
+    return []
 
 
 def is_loopback(host: str) -> bool:
