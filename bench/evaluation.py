@@ -31,7 +31,7 @@ def pipeline_pass(now: datetime) -> Pass:
     """Evaluate + deduplicate + admit, exactly as a run does, holding nothing."""
     started = time.perf_counter()
     tally = Tally()
-    admission = Admission(now, tally)
+    admission = Admission(now, tally, predict_daily_cap=True)
     admitted = checksum = 0
     for batch in chunked(evaluate(load_scenarios(None), now), settings.DISPATCH_BATCH_SIZE):
         for prompt in admission.admit(batch):

@@ -163,7 +163,7 @@ def dry_run_summary(
     scenarios: dict[int, Scenario], mentors: MentorScope, now: datetime, say: Progress
 ) -> DispatchSummary:
     tally = Tally()
-    admission = Admission(now, tally)
+    admission = Admission(now, tally, predict_daily_cap=True)
     would_send = [
         prompt
         for batch in chunked(mentors.only(evaluate(scenarios, now)), settings.DISPATCH_BATCH_SIZE)
@@ -201,7 +201,7 @@ class Dispatch:
         self.stop = stop
         self.say = say
         self.tally = Tally()
-        self.admission = Admission(now, self.tally)
+        self.admission = Admission(now, self.tally, predict_daily_cap=False)
         self.deadline = time.monotonic() + settings.DISPATCH_RUN_DEADLINE_SECONDS
         self.due_batches: Iterator[list[DuePrompt]] = iter(())
         self.waiting: deque[tuple[ClaimedPrompt, Sequence[str]]] = deque()
@@ -274,10 +274,10 @@ class Dispatch:
         return True
 
     def claim(self, batch: list[DuePrompt]) -> None:
-        admitted = self.admission.admit(batch)  # pause, quiet hours, daily cap
+        admitted = self.admission.admit(batch)  # pause, quiet hours
         tokens = prefetch_tokens({p.peer_mentor_id for p in admitted})  # 3. device tokens
         capped_before = self.ledger.capped
-        claimed = self.ledger.claim(admitted, self.now)  # 4. claim, the daily cap rechecked
+        claimed = self.ledger.claim(admitted, self.now)  # 4. claim, within the daily cap
         if self.ledger.capped > capped_before:
             self.tally.deferred[policy.DAILY_CAP] += self.ledger.capped - capped_before
         self.batches_claimed += 1
@@ -377,15 +377,21 @@ class Dispatch:
 
 
 class Admission:
-    """Delivery policy: pause, quiet hours and the daily cap hold prompts back, counted."""
+    """Delivery policy: pause, quiet hours and, on a dry run, the daily cap, counted.
 
-    def __init__(self, now: datetime, tally: Tally) -> None:
+    A real run leaves the daily cap to the claim, which counts it under a lock
+    so that overlapping runs cannot exceed it; a dry run claims nothing, so it
+    predicts the cap here from what is in the history now.
+    """
+
+    def __init__(self, now: datetime, tally: Tally, *, predict_daily_cap: bool) -> None:
         self.tally = tally
         self.quiet_until = policy.quiet_hours_end(now)
-        self.cap = policy.DailyCap(now)
+        self.cap = policy.DailyCap(now) if predict_daily_cap else None
 
     def admit(self, batch: list[DuePrompt]) -> list[DuePrompt]:
-        self.cap.load(p.peer_mentor_id for p in batch)
+        if self.cap is not None:
+            self.cap.load(p.peer_mentor_id for p in batch)
         return [p for p in batch if self.admits(p)]
 
     def admits(self, prompt: DuePrompt) -> bool:
@@ -394,12 +400,16 @@ class Admission:
         elif self.quiet_until is not None:
             self.tally.deferred[policy.QUIET_HOURS] += 1
             self.tally.deferred_until = self.quiet_until
-        elif prompt.history_id is None and not self.cap.admit(prompt.peer_mentor_id):
-            # A reclaimable prompt took its slot on the day of its first attempt.
+        elif self.capped(prompt):
             self.tally.deferred[policy.DAILY_CAP] += 1
         else:
             return True
         return False
+
+    def capped(self, prompt: DuePrompt) -> bool:
+        # A reclaimable prompt took its slot on the day of its first attempt.
+        new = prompt.history_id is None
+        return self.cap is not None and new and not self.cap.admit(prompt.peer_mentor_id)
 
 
 class MentorScope:
