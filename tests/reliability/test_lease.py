@@ -17,45 +17,27 @@ from tests.reliability.children import (
     run_dispatch_process,
     sends_per_mentor,
     start_dispatch,
-    wait_until,
+)
+from tests.reliability.crashing import (
+    ANSWERED_BEFORE_CRASH,
+    BATCH,
+    CONCURRENCY,
+    crash_mid_send,
+    rows_with,
 )
 from tests.reliability.seeding import seed_due_prompts
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 PROMPTS = 40
-CONCURRENCY = 4
-BATCH = 20
-ANSWERED_BEFORE_CRASH = 8
 LEASE_SECONDS = 3
 
 
-def rows_with(**fields: object) -> set[int]:
-    return set(PromptHistory.objects.filter(**fields).values_list("peer_mentor_id", flat=True))
-
-
-def crash_mid_send(push_service: LoopbackServer, tmp_path: Path) -> tuple[dict[str, str], set[int]]:
-    """A run killed with SIGKILL while CONCURRENCY requests hang; returns the env and those mentors."""
-    push_service.script(SUPABASE_PATH, *[Answer(200, {"ok": True})] * ANSWERED_BEFORE_CRASH)
-    push_service.always(SUPABASE_PATH, Answer(200, {"ok": True}, delay=60))
+def crash_with_a_lease(
+    push_service: LoopbackServer, folder: Path
+) -> tuple[dict[str, str], set[int]]:
     # The stale timeout stays at its default: only the lease can free the claims.
-    env = child_env(
-        push_service,
-        DISPATCH_CONCURRENCY=CONCURRENCY,
-        DISPATCH_BATCH_SIZE=BATCH,
-        DISPATCH_LEASE_SECONDS=LEASE_SECONDS,
-    )
-    crashed = start_dispatch(env, tmp_path, "crashed")
-    assert push_service.wait_for(ANSWERED_BEFORE_CRASH + CONCURRENCY, SUPABASE_PATH, timeout=30)
-    assert wait_until(lambda: len(rows_with(status=PromptStatus.DISPATCHED)) == 8)
-    time.sleep(0.3)
-    crashed.kill()
-    in_flight = {
-        r.json["peer_mentor_id"]
-        for r in push_service.requests_to(SUPABASE_PATH)[ANSWERED_BEFORE_CRASH:]
-    }
-    push_service.always(SUPABASE_PATH, Answer(200, {"ok": True}))
-    return env, in_flight
+    return crash_mid_send(push_service, folder, DISPATCH_LEASE_SECONDS=LEASE_SECONDS)
 
 
 def assert_each_mentor_sent_once(push_service: LoopbackServer, mentor_ids: list[int]) -> None:
@@ -68,7 +50,7 @@ def test_it_sends_a_dead_runs_claims_once_its_lease_expires(
     push_service: LoopbackServer, tmp_path: Path
 ) -> None:
     seeded = seed_due_prompts(PROMPTS)
-    env, in_flight = crash_mid_send(push_service, tmp_path)
+    env, in_flight = crash_with_a_lease(push_service, tmp_path)
     claimed_unstarted = rows_with(status=PromptStatus.PENDING, sending_started_at__isnull=True)
     assert len(claimed_unstarted) == BATCH - ANSWERED_BEFORE_CRASH - CONCURRENCY
 
@@ -86,7 +68,7 @@ def test_it_lets_only_one_of_several_recovering_runs_take_each_claim(
     push_service: LoopbackServer, tmp_path: Path
 ) -> None:
     seeded = seed_due_prompts(PROMPTS)
-    env, in_flight = crash_mid_send(push_service, tmp_path)
+    env, in_flight = crash_with_a_lease(push_service, tmp_path)
 
     time.sleep(LEASE_SECONDS + 0.5)
     runs: list[Child] = [start_dispatch(env, tmp_path, f"recover-{i}") for i in range(3)]
