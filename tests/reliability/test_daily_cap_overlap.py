@@ -9,7 +9,8 @@ import pytest
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
-from scheduler.models import ActivityKind, PromptHistory, Scenario
+from scheduler.models import PromptHistory, Scenario
+from tests import factories
 from tests.loopback import Answer, LoopbackServer
 from tests.reliability.children import (
     CHILD_APPLICATION_NAME,
@@ -42,16 +43,8 @@ def test_it_gives_every_mentor_exactly_the_cap_when_scenario_runs_overlap(
     push_service: LoopbackServer, tmp_path: Path
 ) -> None:
     seeded = seed_due_prompts(MENTORS)
-    for n in range(1, SCENARIOS):
-        Scenario.objects.create(
-            name=f"Also {n}",
-            is_enabled=True,
-            trigger_kind=ActivityKind.FIRST_CONTACT,
-            delay_days=3,
-            lookback_days=7,
-            title="Time to check in",
-            body="A few days have passed since your first contact.",
-        )
+    for _ in range(1, SCENARIOS):
+        factories.scenario()  # the same rule again: due for every seeded mentor
     push_service.always(SUPABASE_PATH, Answer(200, {"ok": True}))
     env = child_env(push_service, MAX_PROMPTS_PER_MENTOR_PER_DAY=CAP, DISPATCH_BATCH_SIZE=7)
 
