@@ -8,7 +8,16 @@ from typing import Any
 
 from django.utils import timezone
 
-from scheduler.models import Activity, ActivityKind, Chapter, DeviceToken, PeerMentor, Scenario
+from scheduler.models import (
+    Activity,
+    ActivityKind,
+    Chapter,
+    DeviceToken,
+    PeerMentor,
+    PromptHistory,
+    PromptStatus,
+    Scenario,
+)
 
 _seq = itertools.count(1)
 
@@ -41,7 +50,7 @@ def activity(
         peer_mentor=mentor_,
         kind=kind,
         occurred_at=occurred_at,
-        contact_ref=contact_ref or f"C-{next(_seq)}",
+        contact_ref=f"C-{next(_seq)}" if contact_ref is None else contact_ref,
         **fields,
     )
 
@@ -59,3 +68,36 @@ def scenario(**fields: Any) -> Scenario:
         "body": "A few days have passed since your first contact.",
     }
     return Scenario.objects.create(**{**defaults, **fields})
+
+
+def prompt(
+    scenario_: Scenario | None = None,
+    activity_: Activity | None = None,
+    *,
+    status: str = PromptStatus.DISPATCHED,
+    **fields: Any,
+) -> PromptHistory:
+    """A PromptHistory row: by default `scenario_` was sent for `activity_` just now.
+
+    The mentor is the activity's (pass `peer_mentor=` for a fresh activity of
+    that mentor), title and body are the scenario's as a claim records them,
+    and created_at and due_at are now. A DISPATCHED prompt (the default) was
+    sent once, now; any other status keeps the model's defaults (no
+    dispatched_at, no attempts). Every field can be given as a keyword.
+    """
+    if activity_ is None:
+        activity_ = activity(fields.pop("peer_mentor", None) or mentor())
+    scenario_ = scenario_ or scenario()
+    now = timezone.now()
+    defaults: dict[str, Any] = {
+        "peer_mentor": activity_.peer_mentor,
+        "created_at": now,
+        "due_at": now,
+        "title": scenario_.title,
+        "body": scenario_.body,
+    }
+    if status == PromptStatus.DISPATCHED:
+        defaults.update(dispatched_at=now, attempts=1)
+    return PromptHistory.objects.create(
+        scenario=scenario_, activity=activity_, status=status, **{**defaults, **fields}
+    )

@@ -227,11 +227,9 @@ def test_it_runs_to_the_end_over_rows_that_skipped_validation() -> None:
     f.activity(good, occurred_at=NOW - timedelta(hours=1))
     odd = f.mentor(tokens=0)
     DeviceToken.objects.create(peer_mentor=odd, token="t")
-    Activity.objects.create(peer_mentor=odd, contact_ref="", kind="séance", occurred_at=NOW)
-    Activity.objects.create(
-        peer_mentor=odd, contact_ref="", kind="first_contact", occurred_at=NOW + timedelta(days=9)
-    )
-    Scenario.objects.create(name="", is_enabled=True, title="", body="", trigger_kind="séance")
+    f.activity(odd, contact_ref="", kind="séance", occurred_at=NOW)
+    f.activity(odd, contact_ref="", occurred_at=NOW + timedelta(days=9))
+    f.scenario(name="", title="", body="", trigger_kind="séance")
 
     summary = run_dispatch(now=NOW)
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from scheduler.models import ActivityKind, PromptHistory, PromptStatus
+from scheduler.models import ActivityKind, PromptStatus
 from scheduler.pipeline import run_dispatch
 from tests import factories as f
 
@@ -151,9 +151,7 @@ def test_it_drops_what_was_already_prompted(mentor) -> None:
     s = f.scenario()
     other = f.scenario()
     a = f.activity(mentor, occurred_at=NOW - 3 * DAY)
-    PromptHistory.objects.create(
-        peer_mentor=mentor, scenario=s, activity=a, status=PromptStatus.DISPATCHED
-    )
+    f.prompt(s, a, status=PromptStatus.DISPATCHED)
     assert due_ids() == {(mentor.pk, other.pk, a.pk)}
 
 

@@ -166,17 +166,9 @@ def test_it_deactivates_a_token_the_service_calls_dead() -> None:
 
 def test_it_takes_over_a_claim_a_crashed_run_never_started(settings) -> None:
     settings.DISPATCH_STALE_CLAIM_SECONDS = 600
-    s, (m,), (a,) = due_setup(1)
+    s, _, (a,) = due_setup(1)
     dead_run = DispatchRun.objects.create(trigger="command", started_at=NOW)
-    PromptHistory.objects.create(
-        peer_mentor=m,
-        scenario=s,
-        activity=a,
-        status=PromptStatus.PENDING,
-        run=dead_run,
-        claimed_at=NOW,
-        due_at=NOW,
-    )
+    f.prompt(s, a, status=PromptStatus.PENDING, run=dead_run, claimed_at=NOW, due_at=NOW)
     assert run_dispatch(now=NOW + timedelta(minutes=5)).dispatched == 0  # may still be alive
     assert run_dispatch(now=NOW + timedelta(minutes=11)).dispatched == 1
     assert len(locmem.outbox) == 1
@@ -184,11 +176,10 @@ def test_it_takes_over_a_claim_a_crashed_run_never_started(settings) -> None:
 
 def test_it_flags_prompts_that_were_in_flight_when_a_run_died(settings) -> None:
     settings.DISPATCH_STALE_CLAIM_SECONDS = 600
-    s, (m,), (a,) = due_setup(1)
-    PromptHistory.objects.create(
-        peer_mentor=m,
-        scenario=s,
-        activity=a,
+    s, _, (a,) = due_setup(1)
+    f.prompt(
+        s,
+        a,
         status=PromptStatus.PENDING,
         claimed_at=NOW,
         sending_started_at=NOW,
@@ -203,10 +194,8 @@ def test_it_flags_prompts_that_were_in_flight_when_a_run_died(settings) -> None:
 
 def test_it_does_not_flag_a_send_that_is_still_fresh(settings) -> None:
     settings.DISPATCH_STALE_CLAIM_SECONDS = 600
-    s, (m,), (a,) = due_setup(1)
-    PromptHistory.objects.create(
-        peer_mentor=m, scenario=s, activity=a, status=PromptStatus.PENDING, sending_started_at=NOW
-    )
+    s, _, (a,) = due_setup(1)
+    f.prompt(s, a, status=PromptStatus.PENDING, sending_started_at=NOW)
     assert mark_in_doubt(NOW + timedelta(minutes=5)) == 0
 
 
@@ -214,14 +203,7 @@ def test_it_only_sends_rows_it_claimed_itself() -> None:
     s, (m1, m2), (a1, a2) = due_setup(2)
     other_run = DispatchRun.objects.create(trigger="command")
     # Another run inserted this row a moment ago: the claim is theirs.
-    PromptHistory.objects.create(
-        peer_mentor=m1,
-        scenario=s,
-        activity=a1,
-        status=PromptStatus.PENDING,
-        run=other_run,
-        claimed_at=NOW,
-    )
+    f.prompt(s, a1, status=PromptStatus.PENDING, run=other_run, claimed_at=NOW)
     run = DispatchRun.objects.create(trigger="command")
     ledger = Ledger(run, {s.pk: s})
     from scheduler.rules import DuePrompt
@@ -247,14 +229,8 @@ def test_it_gives_back_unsent_claims_when_asked_to_stop(settings) -> None:
     settings.DISPATCH_BATCH_SIZE = 10
     s, mentors, _ = due_setup(5)
     retry_activity = f.activity(mentors[0], occurred_at=NOW - 3 * DAY)
-    PromptHistory.objects.create(
-        peer_mentor=mentors[0],
-        scenario=s,
-        activity=retry_activity,
-        status=PromptStatus.RETRY,
-        attempts=1,
-        due_at=NOW,
-        next_attempt_at=NOW,
+    f.prompt(
+        s, retry_activity, status=PromptStatus.RETRY, attempts=1, due_at=NOW, next_attempt_at=NOW
     )
     stop = threading.Event()
 
@@ -323,15 +299,7 @@ def test_it_records_nothing_on_a_row_another_run_holds_now() -> None:
 
 def test_it_carries_the_attempt_number_from_the_mark_before_sending() -> None:
     s, (m,), (a,) = due_setup(1)
-    row = PromptHistory.objects.create(
-        peer_mentor=m,
-        scenario=s,
-        activity=a,
-        status=PromptStatus.RETRY,
-        attempts=2,
-        due_at=NOW,
-        next_attempt_at=NOW,
-    )
+    row = f.prompt(s, a, status=PromptStatus.RETRY, attempts=2, due_at=NOW, next_attempt_at=NOW)
     run = DispatchRun.objects.create(trigger="command")
     ledger = Ledger(run, {s.pk: s})
     [claimed] = ledger.claim([DuePrompt(m.pk, s.pk, a.pk, NOW, history_id=row.pk)], NOW)

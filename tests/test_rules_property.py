@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -11,17 +12,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.models import (
-    Activity,
-    ActivityKind,
-    Chapter,
-    PeerMentor,
-    PromptHistory,
-    PromptStatus,
-    Scenario,
-)
+from scheduler.models import Activity, ActivityKind, PromptStatus, Scenario
 from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.policy import PAUSED
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
@@ -32,9 +26,9 @@ KINDS = list(ActivityKind.values)
 CONTACTS = ["contact-a", "contact-b", "contact-c"]
 # A due retry and a claim a dead run abandoned come back; the other history does not.
 HISTORY_KINDS = [
-    "dispatched",
-    "failed",
-    "skipped",
+    PromptStatus.DISPATCHED,
+    PromptStatus.FAILED,
+    PromptStatus.SKIPPED,
     "retry_later",
     "fresh_claim",
     "retry_due",
@@ -185,19 +179,19 @@ def reference(world: World, now: datetime) -> tuple[set[tuple[int, int]], int]:
 
 
 def build(world: World, now: datetime) -> tuple[list[Scenario], list[Activity]]:
-    chapters = [Chapter.objects.create(name=f"Chapter {i}") for i in range(2)]
+    chapters = [f.chapter() for _ in range(2)]
     mentor_rows = [
-        PeerMentor.objects.create(
-            name=f"Mentor {i}",
-            chapter=chapters[m.chapter],
+        f.mentor(
+            chapters[m.chapter],
+            tokens=0,
             is_active=m.is_active,
             prompts_paused_until=m.paused_until,
         )
-        for i, m in enumerate(world.mentors)
+        for m in world.mentors
     ]
     activity_rows = [
-        Activity.objects.create(
-            peer_mentor=mentor_rows[a.mentor],
+        f.activity(
+            mentor_rows[a.mentor],
             contact_ref=a.contact,
             kind=a.kind,
             occurred_at=a.occurred_at,
@@ -207,8 +201,7 @@ def build(world: World, now: datetime) -> tuple[list[Scenario], list[Activity]]:
         for a in world.activities
     ]
     scenario_rows = [
-        Scenario.objects.create(
-            name=f"Scenario {i}",
+        f.scenario(
             is_enabled=s.is_enabled,
             chapter=None if s.chapter is None else chapters[s.chapter],
             trigger_kind=s.trigger_kind,
@@ -216,23 +209,20 @@ def build(world: World, now: datetime) -> tuple[list[Scenario], list[Activity]]:
             requires_wellbeing_concern=s.requires_wellbeing,
             skip_if_followed_up=s.skip_if_followed_up,
             lookback_days=s.lookback_days,
-            title="Check in",
-            body="Time to check in.",
         )
-        for i, s in enumerate(world.scenarios)
+        for s in world.scenarios
     ]
     for (si, ai), kind in world.history.items():
-        PromptHistory.objects.create(
-            peer_mentor=activity_rows[ai].peer_mentor,
-            scenario=scenario_rows[si],
-            activity=activity_rows[ai],
+        f.prompt(
+            scenario_rows[si],
+            activity_rows[ai],
             due_at=activity_rows[ai].occurred_at + scenario_rows[si].delay_days * DAY,
             **history_fields(kind, now),
         )
     return scenario_rows, activity_rows
 
 
-def history_fields(kind: str, now: datetime) -> dict[str, object]:
+def history_fields(kind: str, now: datetime) -> dict[str, Any]:
     if kind == "retry_due":
         return {"status": PromptStatus.RETRY, "attempts": 1, "next_attempt_at": now - SECOND}
     if kind == "retry_later":

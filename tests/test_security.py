@@ -204,11 +204,9 @@ def client_for(user: User | None) -> Client:
 
 
 def failed_prompt(chapter: Chapter) -> PromptHistory:
-    mentor = f.mentor(chapter)
-    return PromptHistory.objects.create(
-        peer_mentor=mentor,
-        scenario=f.scenario(chapter=chapter),
-        activity=f.activity(mentor, days_ago=10),
+    return f.prompt(
+        f.scenario(chapter=chapter),
+        f.activity(f.mentor(chapter), days_ago=10),
         status=PromptStatus.FAILED,
         needs_review=True,
     )

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduler.models import Activity, PeerMentor, PromptHistory, PromptStatus
+from scheduler.models import Activity, PeerMentor, PromptHistory
 from tests import factories
 from tests.api.conftest import App
 
@@ -28,16 +28,7 @@ def make_prompts(mentor: PeerMentor, count: int) -> list[PromptHistory]:
         for i in range(count)
     )
     return [
-        PromptHistory.objects.create(
-            peer_mentor=mentor,
-            scenario=scenario,
-            activity=activity,
-            status=PromptStatus.DISPATCHED,
-            due_at=now,
-            dispatched_at=now,
-            title=scenario.title,
-            body=scenario.body,
-        )
+        factories.prompt(scenario, activity, due_at=now, dispatched_at=now)
         for activity in activities
     ]
 

@@ -10,7 +10,7 @@ from django.db.models import RestrictedError
 from django.utils import timezone, translation
 
 from scheduler import explain
-from scheduler.models import Activity, PeerMentor, PromptHistory, PromptStatus, Scenario
+from scheduler.models import Activity, PromptHistory, PromptStatus
 from scheduler.pipeline import run_dispatch
 from scheduler.rules import due_activities
 from tests import factories
@@ -74,7 +74,13 @@ def test_it_does_not_retry_a_prompt_whose_activity_was_withdrawn(app: App) -> No
     scenario = factories.scenario(delay_days=3)
     client_id = log(app)
     activity = Activity.objects.get()
-    prompt_history(app.mentor, scenario, activity, status=PromptStatus.RETRY)
+    factories.prompt(
+        scenario,
+        activity,
+        status=PromptStatus.RETRY,
+        attempts=1,
+        next_attempt_at=timezone.now() - timedelta(minutes=1),
+    )
     assert dry_run_activity_ids() == {activity.pk}
     app.delete(f"/activities/{client_id}")
     assert dry_run_activity_ids() == set()
@@ -83,7 +89,7 @@ def test_it_does_not_retry_a_prompt_whose_activity_was_withdrawn(app: App) -> No
 def test_it_keeps_the_prompt_history_of_a_withdrawn_or_corrected_activity(app: App) -> None:
     scenario = factories.scenario(delay_days=3)
     client_id = log(app)
-    prompt = prompt_history(app.mentor, scenario, Activity.objects.get())
+    prompt = factories.prompt(scenario, Activity.objects.get())
     app.patch(f"/activities/{client_id}", {"kind": "home_visit"})
     app.delete(f"/activities/{client_id}")
     assert PromptHistory.objects.filter(pk=prompt.pk).exists()
@@ -93,7 +99,7 @@ def test_it_refuses_to_delete_an_activity_that_has_prompts(app: App) -> None:
     scenario = factories.scenario(delay_days=3)
     log(app)
     activity = Activity.objects.get()
-    prompt_history(app.mentor, scenario, activity)
+    factories.prompt(scenario, activity)
     with pytest.raises(RestrictedError):
         activity.delete()
 
@@ -101,25 +107,7 @@ def test_it_refuses_to_delete_an_activity_that_has_prompts(app: App) -> None:
 def test_it_still_deletes_a_mentor_with_their_activities_and_prompts(app: App) -> None:
     scenario = factories.scenario(delay_days=3)
     log(app)
-    prompt_history(app.mentor, scenario, Activity.objects.get())
+    factories.prompt(scenario, Activity.objects.get())
     app.mentor.delete()
     assert not Activity.objects.exists()
     assert not PromptHistory.objects.exists()
-
-
-def prompt_history(
-    mentor: PeerMentor,
-    scenario: Scenario,
-    activity: Activity,
-    status: str = PromptStatus.DISPATCHED,
-) -> PromptHistory:
-    now = timezone.now()
-    return PromptHistory.objects.create(
-        peer_mentor=mentor,
-        scenario=scenario,
-        activity=activity,
-        status=status,
-        due_at=now,
-        attempts=1,
-        next_attempt_at=now - timedelta(minutes=1) if status == PromptStatus.RETRY else None,
-    )

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 from prometheus_client import REGISTRY
 
+from scheduler.models import PromptStatus
 from scheduler.pipeline import run_dispatch
 from scheduler.push import locmem
 from tests import factories
@@ -50,8 +51,8 @@ def test_it_counts_a_runs_prompts_duration_success_and_push_latency(
     factories.activity(factories.mentor(tokens=1), days_ago=3)
     factories.activity(factories.mentor(tokens=0), days_ago=3)
     before = {
-        "dispatched": sample("scheduler_prompts_total", status="dispatched"),
-        "skipped": sample("scheduler_prompts_total", status="skipped"),
+        "dispatched": sample("scheduler_prompts_total", status=PromptStatus.DISPATCHED),
+        "skipped": sample("scheduler_prompts_total", status=PromptStatus.SKIPPED),
         "runs": sample("scheduler_dispatch_run_duration_seconds_count"),
         "pushes": sample(
             "scheduler_push_request_duration_seconds_count",
@@ -61,8 +62,11 @@ def test_it_counts_a_runs_prompts_duration_success_and_push_latency(
     }
     run_dispatch(backend=locmem.LocmemBackend())
     body = client.get("/metrics", REMOTE_ADDR="10.0.0.7").content.decode()
-    assert sample("scheduler_prompts_total", status="dispatched") == before["dispatched"] + 1
-    assert sample("scheduler_prompts_total", status="skipped") == before["skipped"] + 1
+    assert (
+        sample("scheduler_prompts_total", status=PromptStatus.DISPATCHED)
+        == before["dispatched"] + 1
+    )
+    assert sample("scheduler_prompts_total", status=PromptStatus.SKIPPED) == before["skipped"] + 1
     assert sample("scheduler_dispatch_run_duration_seconds_count") == before["runs"] + 1
     assert (
         sample(

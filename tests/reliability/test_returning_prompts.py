@@ -23,10 +23,9 @@ def retry_due_for(**mentor_fields: object) -> PromptHistory:
     s = f.scenario()
     m = f.mentor(**mentor_fields)
     a = f.activity(m, occurred_at=NOW - timedelta(days=3, hours=2))
-    return PromptHistory.objects.create(
-        peer_mentor=m,
-        scenario=s,
-        activity=a,
+    return f.prompt(
+        s,
+        a,
         status=PromptStatus.RETRY,
         attempts=1,
         due_at=NOW - 2 * HOUR,

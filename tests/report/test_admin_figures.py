@@ -9,7 +9,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from scheduler.models import PromptHistory
 from tests import factories
 from tests.admin.conftest import make_coordinator
 
@@ -35,11 +34,9 @@ def test_it_shows_a_coordinator_counts_with_rates_and_a_weekly_chart() -> None:
     for index, chapter in enumerate([oslo, oslo, oslo, oslo, bergen]):
         mentor = factories.mentor(chapter)
         trigger = factories.activity(mentor, contact_ref=f"K{index}", days_ago=6)
-        PromptHistory.objects.create(
-            peer_mentor=mentor,
-            scenario=scenario,
-            activity=trigger,
-            status="dispatched",
+        factories.prompt(
+            scenario,
+            trigger,
             created_at=when,
             dispatched_at=when,
             opened_at=when if index == 0 else None,

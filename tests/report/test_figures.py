@@ -26,10 +26,9 @@ def build(rng: random.Random, now: datetime) -> tuple[list[Scenario], list[PeerM
         status = rng.choice([PromptStatus.DISPATCHED] * 3 + [PromptStatus.FAILED])
         created = now - timedelta(days=rng.uniform(0, 45))
         dispatched = created + timedelta(hours=rng.uniform(0, 5))
-        PromptHistory.objects.create(
-            peer_mentor=mentor,
-            scenario=rng.choice(scenarios),
-            activity=trigger,
+        factories.prompt(
+            rng.choice(scenarios),
+            trigger,
             status=status,
             created_at=created,
             dispatched_at=dispatched if status == PromptStatus.DISPATCHED else None,
@@ -94,14 +93,7 @@ def test_it_counts_the_window_withdrawn_and_other_mentors_exactly() -> None:
         trigger = factories.activity(
             mentor, occurred_at=sent_at - timedelta(days=3), contact_ref=ref
         )
-        PromptHistory.objects.create(
-            peer_mentor=mentor,
-            scenario=scenario,
-            activity=trigger,
-            status="dispatched",
-            created_at=sent_at,
-            dispatched_at=sent_at,
-        )
+        factories.prompt(scenario, trigger, created_at=sent_at, dispatched_at=sent_at)
         for who, after, withdrawn in follow_ups:
             factories.activity(
                 who,

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from scheduler.models import PeerMentor, PromptHistory, Scenario
+from scheduler.models import PeerMentor, Scenario
 from scheduler.report import scenario_report
 from tests import factories
 from tests.admin.conftest import make_coordinator
@@ -16,11 +16,9 @@ from tests.admin.conftest import make_coordinator
 
 def sent(mentor: PeerMentor, scenario: Scenario, *, opened: bool = False) -> None:
     now = timezone.now() - timedelta(days=2)
-    PromptHistory.objects.create(
-        peer_mentor=mentor,
-        scenario=scenario,
-        activity=factories.activity(mentor),
-        status="dispatched",
+    factories.prompt(
+        scenario,
+        factories.activity(mentor),
         created_at=now,
         dispatched_at=now,
         opened_at=now if opened else None,
