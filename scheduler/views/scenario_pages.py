@@ -12,8 +12,8 @@ from django.utils import timezone
 from scheduler.explain import sentence
 from scheduler.forms import DryRunForm, ScenarioForm, SimulationForm
 from scheduler.models import Scenario
-from scheduler.views.dry_run import dry_run
-from scheduler.views.simulation import TestActivity, simulate
+from scheduler.preview.dry_run import dry_run
+from scheduler.preview.simulation import TestActivity, simulate
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
