@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,31 +28,60 @@ def chapter(name: str | None = None) -> Chapter:
 
 
 def mentor(chapter_: Chapter | None = None, *, tokens: int = 1, **fields: Any) -> PeerMentor:
-    m = PeerMentor.objects.create(
-        name=fields.pop("name", f"Mentor {next(_seq)}"), chapter=chapter_ or chapter(), **fields
-    )
-    for _ in range(tokens):
-        DeviceToken.objects.create(peer_mentor=m, token=f"device-token-{next(_seq):06d}")
+    """One mentor, by default in a chapter of their own, with one device."""
+    [m] = mentors(1, chapter_, tokens=tokens, **fields)
     return m
 
 
-def activity(
-    mentor_: PeerMentor,
+def mentors(
+    n: int, chapter_: Chapter | None = None, *, tokens: int = 1, **fields: Any
+) -> list[PeerMentor]:
+    """`n` mentors of one chapter, `tokens` devices each, written in bulk (a few queries)."""
+    chapter_ = chapter_ or chapter()
+    name = fields.pop("name", None)
+    rows = PeerMentor.objects.bulk_create(
+        PeerMentor(name=name or f"Mentor {next(_seq)}", chapter=chapter_, **fields)
+        for _ in range(n)
+    )
+    DeviceToken.objects.bulk_create(
+        DeviceToken(peer_mentor=m, token=f"device-token-{next(_seq):06d}")
+        for m in rows
+        for _ in range(tokens)
+    )
+    return rows
+
+
+def activity(mentor_: PeerMentor, **fields: Any) -> Activity:
+    """One activity of `mentor_`; the keywords and defaults are those of `activities`."""
+    [row] = activities([mentor_], **fields)
+    return row
+
+
+def activities(
+    mentors_: Iterable[PeerMentor],
     *,
     kind: str = ActivityKind.FIRST_CONTACT,
     occurred_at: datetime | None = None,
     days_ago: float | None = None,
     contact_ref: str | None = None,
     **fields: Any,
-) -> Activity:
+) -> list[Activity]:
+    """One activity per entry of `mentors_` (list a mentor twice for two), written in bulk.
+
+    By default a first contact three days ago (`days_ago` or `occurred_at` say
+    otherwise), each with a contact of its own unless `contact_ref` is given.
+    """
     if occurred_at is None:
         occurred_at = timezone.now() - timedelta(days=3 if days_ago is None else days_ago)
-    return Activity.objects.create(
-        peer_mentor=mentor_,
-        kind=kind,
-        occurred_at=occurred_at,
-        contact_ref=f"C-{next(_seq)}" if contact_ref is None else contact_ref,
-        **fields,
+    return Activity.objects.bulk_create(
+        Activity(
+            peer_mentor=m,
+            kind=kind,
+            occurred_at=occurred_at,
+            contact_ref=f"C-{next(_seq)}" if contact_ref is None else contact_ref,
+            **fields,
+        )
+        for m in mentors_
     )
 
 

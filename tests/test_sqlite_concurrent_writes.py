@@ -11,16 +11,11 @@ from tests.processes import manage
 SEED = """
 from datetime import timedelta
 from django.utils import timezone
-from scheduler.models import Activity, Chapter, DeviceToken, PeerMentor, Scenario
-chapter = Chapter.objects.create(name="Oslo")
-mentors = PeerMentor.objects.bulk_create(PeerMentor(name=f"m{i}", chapter=chapter) for i in range(50))
-DeviceToken.objects.bulk_create(DeviceToken(peer_mentor=m, token=f"token-{m.pk:08d}") for m in mentors)
+from tests import factories
+mentors = factories.mentors(50)
 when = timezone.now() - timedelta(days=3, hours=1)
-Activity.objects.bulk_create(
-    Activity(peer_mentor=mentors[i % 50], contact_ref=f"c{i}", kind="first_contact", occurred_at=when)
-    for i in range(2500)
-)
-Scenario.objects.create(name="s", is_enabled=True, title="t", body="b", delay_days=3)
+factories.activities((mentors[i % 50] for i in range(2500)), occurred_at=when)
+factories.scenario()
 """
 
 

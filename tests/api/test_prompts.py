@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
-from scheduler.models import Activity, PeerMentor, PromptHistory
+from scheduler.models import PeerMentor, PromptHistory
 from tests import factories
 from tests.api.conftest import App
 
@@ -17,20 +14,7 @@ pytestmark = pytest.mark.django_db
 def make_prompts(mentor: PeerMentor, count: int) -> list[PromptHistory]:
     """`count` prompts for `mentor`, oldest first, as the dispatch records them."""
     scenario = factories.scenario()
-    now = timezone.now()
-    activities = Activity.objects.bulk_create(
-        Activity(
-            peer_mentor=mentor,
-            contact_ref=f"K-{i}",
-            kind="first_contact",
-            occurred_at=now - timedelta(days=3),
-        )
-        for i in range(count)
-    )
-    return [
-        factories.prompt(scenario, activity, due_at=now, dispatched_at=now)
-        for activity in activities
-    ]
+    return [factories.prompt(scenario, a) for a in factories.activities([mentor] * count)]
 
 
 def test_it_lists_the_callers_prompts_newest_first(app: App, other_app: App) -> None:

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from scheduler.models import Activity, ActivityKind, Chapter, DeviceToken, PeerMentor, Scenario
+from scheduler.models import DeviceToken, Scenario
+from tests import factories
 
 _seq = itertools.count(1)
 
@@ -21,35 +22,19 @@ class Seeded:
 
 
 def seed_due_prompts(n: int, *, now: datetime | None = None, tag: str = "") -> Seeded:
-    """`n` prompts due now, each for its own mentor, so a mentor id names a prompt."""
+    """`n` prompts due now, each for its own mentor, so a mentor id names a prompt.
+
+    The scenario is the factories' default (three days after a first contact);
+    every mentor is in one new chapter, whose name carries `tag`.
+    """
     now = now or timezone.now()
-    chapter = Chapter.objects.create(name=f"Reliability {next(_seq)}")
-    scenario = Scenario.objects.create(
-        name="Three days after a first contact",
-        is_enabled=True,
-        trigger_kind=ActivityKind.FIRST_CONTACT,
-        delay_days=3,
-        lookback_days=7,
-        title="Time to check in",
-        body="A few days have passed since your first contact.",
-    )
-    mentors = PeerMentor.objects.bulk_create(
-        [PeerMentor(name=f"Mentor {tag}{i}", chapter=chapter) for i in range(n)]
-    )
-    tokens = {m.pk: f"device-{tag}{m.pk:06d}-{'q' * 40}" for m in mentors}
-    DeviceToken.objects.bulk_create(
-        [DeviceToken(peer_mentor_id=pk, token=token) for pk, token in tokens.items()]
-    )
-    occurred = now - timedelta(days=3, minutes=1)
-    Activity.objects.bulk_create(
-        [
-            Activity(
-                peer_mentor_id=m.pk,
-                contact_ref=f"C-{m.pk}",
-                kind=ActivityKind.FIRST_CONTACT,
-                occurred_at=occurred,
-            )
-            for m in mentors
-        ]
+    chapter = factories.chapter(f"Reliability {tag}{next(_seq)}")
+    scenario = factories.scenario()
+    mentors = factories.mentors(n, chapter, tokens=1)
+    factories.activities(mentors, occurred_at=now - timedelta(days=3, minutes=1))
+    tokens = dict(
+        DeviceToken.objects.filter(peer_mentor__chapter=chapter).values_list(
+            "peer_mentor_id", "token"
+        )
     )
     return Seeded(scenario, [m.pk for m in mentors], tokens)

@@ -18,7 +18,7 @@ WINDOW = timedelta(days=7)
 
 def build(rng: random.Random, now: datetime) -> tuple[list[Scenario], list[PeerMentor]]:
     chapter = factories.chapter()
-    mentors = [factories.mentor(chapter, tokens=0) for _ in range(4)]
+    mentors = factories.mentors(4, chapter, tokens=0)
     scenarios = [factories.scenario(), factories.scenario()]
     for n in range(80):
         mentor = rng.choice(mentors)
