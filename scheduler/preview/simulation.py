@@ -1,8 +1,8 @@
 """Scenario preview: what one described test activity would lead to.
 
-The test activity is written inside a transaction that is always rolled back,
-so the verdict comes from the very queries the scheduler runs and nothing is
-left behind.
+The test activity is written inside a sandbox (`scheduler.preview.sandbox`)
+whose writes are always undone, so the verdict comes from the very queries the
+scheduler runs and nothing is left behind.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from scheduler import explain
 from scheduler.models import Activity, ActivityKind, Chapter, DeviceToken, PeerMentor, Scenario
+from scheduler.preview.sandbox import sandbox
 from scheduler.rules import delay_of
 
 FOLLOW_UP_AFTER = timedelta(minutes=1)
@@ -37,27 +37,18 @@ class Simulation:
     would_send: bool
 
 
-class _Rollback(Exception):
-    pass
-
-
 def simulate(scenario: Scenario, test: TestActivity, now: datetime) -> Simulation:
     """The verdict for `test` at its due time (or now, if that is later)."""
-    outcome: Simulation | None = None
-    try:
-        with transaction.atomic():
-            activity, follow_up_at = _sandbox(scenario, test)
-            at = max(now, activity.occurred_at + delay_of(scenario), follow_up_at or now)
-            verdict = explain.verdict_for(activity, scenario, at, None, has_device=True)
-            outcome = Simulation(verdict, at, _message(verdict, at, now), verdict.is_due)
-            raise _Rollback
-    except _Rollback:
-        pass
-    assert outcome is not None
-    return outcome
+    with sandbox():
+        activity, follow_up_at = _write_test_activity(scenario, test)
+        at = max(now, activity.occurred_at + delay_of(scenario), follow_up_at or now)
+        verdict = explain.verdict_for(activity, scenario, at, None, has_device=True)
+    return Simulation(verdict, at, _message(verdict, at, now), verdict.is_due)
 
 
-def _sandbox(scenario: Scenario, test: TestActivity) -> tuple[Activity, datetime | None]:
+def _write_test_activity(
+    scenario: Scenario, test: TestActivity
+) -> tuple[Activity, datetime | None]:
     chapter = scenario.chapter or Chapter.objects.create(name=f"preview-{uuid.uuid4()}")
     mentor = PeerMentor.objects.create(name="preview", chapter=chapter)
     DeviceToken.objects.create(peer_mentor=mentor, token=f"preview-{uuid.uuid4()}")
