@@ -23,6 +23,7 @@ from scheduler.models import (
     PromptStatus,
     Scenario,
 )
+from tests import factories
 
 # Every chapter and scenario the benchmark creates is named with this prefix;
 # everything else hangs off them, so "only benchmark data here" is checkable.
@@ -129,22 +130,22 @@ def create_scenarios(count: int, chapter_ids: list[int]) -> list[Scenario]:
             index % len(SCENARIO_SHAPES)
         ]
         scenarios.append(
-            Scenario(
+            factories.build_scenario(
                 name=f"{TAG}scenario {index + 1}",
-                is_enabled=True,
                 chapter_id=None if chapter is None else chapter_ids[chapter],
                 trigger_kind=kind,
                 delay_days=delay,
                 lookback_days=lookback,
                 requires_wellbeing_concern=wellbeing,
                 skip_if_followed_up=skip,
-                title="Time to check in",
                 body="A few days have passed. Is it time for a follow-up?",
             )
         )
     # One disabled scenario: the evaluation must not spend time on it.
     scenarios.append(
-        Scenario(name=f"{TAG}disabled", is_enabled=False, title="Off", body="Never sent.")
+        factories.build_scenario(
+            name=f"{TAG}disabled", is_enabled=False, title="Off", body="Never sent."
+        )
     )
     return Scenario.objects.bulk_create(scenarios)
 
@@ -235,18 +236,11 @@ def build_dispatch_data(prompts: int, now: datetime, bad_every: int) -> Scenario
         ),
         batch_size=5000,
     )
-    scenario = Scenario.objects.create(
-        name=f"{TAG}dispatch",
-        is_enabled=True,
-        trigger_kind=FC,
-        delay_days=3,
-        lookback_days=7,
-        skip_if_followed_up=True,
-        title="Time to check in",
-        body="Three days have passed since your first contact.",
-    )
+    # The tests' default scenario (three days after a first contact), due now for each activity.
+    scenario = factories.scenario(name=f"{TAG}dispatch")
+    kind, delay = scenario.trigger_kind, timedelta(days=scenario.delay_days)
     rows = (
-        (1 + i % mentors, f"d{i}", FC, now - timedelta(days=3, seconds=i), False, "")
+        (1 + i % mentors, f"d{i}", kind, now - delay - timedelta(seconds=i), False, "")
         for i in range(prompts)
     )
     bulk.insert_rows(Activity, ACTIVITY_COLUMNS, rows)

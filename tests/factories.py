@@ -86,6 +86,14 @@ def activities(
 
 
 def scenario(**fields: Any) -> Scenario:
+    """Enabled, every chapter: three days after a first contact, at most a week late."""
+    row = build_scenario(**fields)
+    row.save(force_insert=True)
+    return row
+
+
+def build_scenario(**fields: Any) -> Scenario:
+    """`scenario`'s row unsaved, for a bulk_create of many."""
     defaults: dict[str, Any] = {
         "name": f"Scenario {next(_seq)}",
         "is_enabled": True,
@@ -97,7 +105,7 @@ def scenario(**fields: Any) -> Scenario:
         "title": "Time to check in",
         "body": "A few days have passed since your first contact.",
     }
-    return Scenario.objects.create(**{**defaults, **fields})
+    return Scenario(**{**defaults, **fields})
 
 
 def prompt(
