@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Expression, F, Q, QuerySet
 
 from scheduler import policy
 from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
@@ -176,34 +176,56 @@ class Ledger:
     def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> list[ClaimedPrompt]:
         """Compare-and-set just before the requests: the prompts this run may send now.
 
-        One transaction for the whole wave; a prompt another run took over is
-        left out. Once marked, a row can no longer be taken over, so reading
-        back the rows carrying this mark tells exactly which ones are ours,
-        and with which attempt number.
+        One statement for the whole wave; a prompt another run took over is
+        left out. The rows it marked come back with their attempt numbers.
         """
         if not prompts:
             return []
-        mine = PromptHistory.objects.filter(pk__in=[p.id for p in prompts], run=self.run)
+        ids = [p.id for p in prompts]
+        if connection.features.can_return_rows_from_bulk_insert:  # UPDATE … RETURNING
+            attempt = self._mark_sending(ids, now)
+        else:
+            attempt = self._mark_sending_and_read_back(ids, now)
+        return [replace(p, attempt=attempt[p.id]) for p in prompts if p.id in attempt]
+
+    def _mark_sending(self, ids: list[int], now: datetime) -> dict[int, int]:
+        # Raw SQL because QuerySet.update() cannot return rows; at high
+        # concurrency this statement runs for every few prompts.
+        table = connection.ops.quote_name(PromptHistory._meta.db_table)
+        sql = (
+            f"UPDATE {table} SET sending_started_at = %s, attempts = attempts + 1 "
+            "WHERE run_id = %s AND status = %s AND sending_started_at IS NULL "
+            f"AND id IN ({', '.join(['%s'] * len(ids))}) RETURNING id, attempts"
+        )
+        started = connection.ops.adapt_datetimefield_value(now)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [started, self.run.pk, PromptStatus.PENDING.value, *ids])
+            return dict(cursor.fetchall())
+
+    def _mark_sending_and_read_back(self, ids: list[int], now: datetime) -> dict[int, int]:
+        # Without RETURNING (SQLite before 3.35): once marked, a row can no
+        # longer be taken over, so the rows carrying this mark are ours.
+        mine = PromptHistory.objects.filter(pk__in=ids, run=self.run)
         with transaction.atomic():
             mine.filter(status=PromptStatus.PENDING, sending_started_at__isnull=True).update(
                 sending_started_at=now, attempts=F("attempts") + 1
             )
-            attempt = dict(mine.filter(sending_started_at=now).values_list("pk", "attempts"))
-        return [replace(p, attempt=attempt[p.id]) for p in prompts if p.id in attempt]
+            return dict(mine.filter(sending_started_at=now).values_list("pk", "attempts"))
 
     def record(self, changes_by_id: dict[int, dict[str, object]]) -> None:
-        """Each prompt's outcome on its own row, the rows of one wave in one transaction.
+        """Each prompt's outcome on its own row, the rows of one wave in one statement.
 
         Only a row this run still holds is written: pending, or flagged in
         doubt by a run that thought this one dead. What really happened is
         then known, so it replaces the doubt.
         """
+        if not changes_by_id:
+            return
         still_ours = Q(status=PromptStatus.PENDING) | Q(needs_review=True)
-        with transaction.atomic():
-            for prompt_id, changes in changes_by_id.items():
-                PromptHistory.objects.filter(still_ours, pk=prompt_id, run=self.run).update(
-                    **changes, needs_review=False
-                )
+        rows = PromptHistory.objects.filter(still_ours, pk__in=list(changes_by_id), run=self.run)
+        # One statement for the wave: at high concurrency a round trip per row
+        # is what limits the run.
+        rows.update(**values_by_row(changes_by_id), needs_review=False)
 
     def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None:
         """Give back claims that were never sent so the next run takes them at once."""
@@ -224,6 +246,43 @@ class Ledger:
                 pk__in=[p.id for p in prompts], run=self.run, status=PromptStatus.PENDING
             )
         )
+
+
+def values_by_row(changes_by_id: dict[int, dict[str, object]]) -> dict[str, object]:
+    """Each column's new value for one UPDATE of many rows: a constant where every
+    row gets the same, else the value for each row (a row that does not change a
+    column keeps its own)."""
+    columns = dict.fromkeys(column for changes in changes_by_id.values() for column in changes)
+    values: dict[str, object] = {}
+    for column in columns:
+        by_row = {pk: changes[column] for pk, changes in changes_by_id.items() if column in changes}
+        distinct = set(by_row.values())
+        if len(by_row) == len(changes_by_id) and len(distinct) == 1:
+            values[column] = distinct.pop()
+        else:
+            values[column] = ValueByRow(PromptHistory._meta.get_field(column), by_row)
+    return values
+
+
+class ValueByRow(Expression):
+    """`CASE id WHEN … THEN … ELSE column END`: one column's values in a many-row UPDATE.
+
+    Django's `Case(When(pk=…))` resolves a lookup per row, which at a few
+    hundred rows a wave costs more than the statement itself.
+    """
+
+    def __init__(self, field: Any, by_row: dict[int, object]) -> None:
+        super().__init__(output_field=field)
+        self.by_row = by_row
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        field, quote = self.output_field, connection.ops.quote_name
+        params: list[object] = []
+        for pk, value in self.by_row.items():
+            params += [pk, field.get_db_prep_save(value, connection)]
+        whens = " ".join(["WHEN %s THEN %s"] * len(self.by_row))
+        primary_key = quote(PromptHistory._meta.pk.column)
+        return f"CASE {primary_key} {whens} ELSE {quote(field.column)} END", tuple(params)
 
 
 IN_DOUBT_ERROR = "The run stopped while sending; delivery unknown, not resent to avoid a duplicate."

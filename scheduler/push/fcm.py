@@ -203,6 +203,7 @@ class FcmBackend(BasePushBackend):
         base_url = transport.service_url("FCM_API_URL", given["FCM_API_URL"])
         self.url = f"{base_url}/v1/projects/{given['FCM_PROJECT_ID'].strip()}/messages:send"
         self.timeout = transport.timeouts() if timeout is None else timeout
+        self._post_options = transport.post_options(self.timeout, self.url)
         self._google = google_session(given["FCM_CREDENTIALS_FILE"], self.concurrency)
 
     @classmethod
@@ -234,7 +235,7 @@ class FcmBackend(BasePushBackend):
         deadline = transport.request_deadline()
         try:
             response = self._google.session.post(
-                self.url, json=build_message(message), **transport.post_options(self.timeout)
+                self.url, json=build_message(message), **self._post_options
             )
             body = transport.read_body(response, deadline)
         except GoogleAuthError as exc:

@@ -46,6 +46,7 @@ class SupabaseBackend(BasePushBackend):
         # A key pasted with a trailing newline would make every request invalid.
         self._key = given["SUPABASE_SERVICE_ROLE_KEY"].strip()
         self.timeout = transport.timeouts() if timeout is None else timeout
+        self._post_options = transport.post_options(self.timeout, self.url)
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
 
@@ -79,7 +80,7 @@ class SupabaseBackend(BasePushBackend):
                 self.url,
                 json=payload(message),
                 headers=self._headers(message),
-                **transport.post_options(self.timeout),
+                **self._post_options,
             )
             body = transport.read_body(response, deadline)
         except requests.RequestException as exc:

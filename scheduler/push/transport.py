@@ -6,6 +6,7 @@ import html
 import ipaddress
 import json
 import math
+import os
 import re
 import time
 from dataclasses import replace
@@ -88,14 +89,27 @@ def request_deadline() -> float:
     return time.monotonic() + settings.PUSH_REQUEST_DEADLINE_SECONDS
 
 
-def post_options(timeout: float | tuple[float, float]) -> dict[str, Any]:
-    """What every push POST is sent with.
+def post_options(timeout: float | tuple[float, float], url: str) -> dict[str, Any]:
+    """What every push POST to `url` is sent with; a backend works it out once.
 
     Redirects are never followed: requests would resend the `apikey` header to
     wherever the Location points, and a 302/303 turns the POST into a GET whose
     2xx would count as delivered although nothing was sent.
+
+    The environment's proxy and CA bundle for `url` are read here, once: the
+    pooled sessions have `trust_env` off, because requests would otherwise
+    read the environment again on every request (a good part of a send's CPU
+    time at a thousand sends a second) and let a ~/.netrc entry replace the
+    service key.
     """
-    return {"timeout": timeout, "stream": True, "allow_redirects": False}
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return {
+        "timeout": timeout,
+        "stream": True,
+        "allow_redirects": False,
+        "proxies": requests.utils.get_environ_proxies(url),
+        "verify": ca_bundle or True,
+    }
 
 
 class DeadlineExceeded(requests.Timeout):
@@ -140,6 +154,7 @@ def pooled_adapter(concurrency: int) -> HTTPAdapter:
 
 def mount_pool(session: requests.Session, concurrency: int) -> None:
     adapter = pooled_adapter(concurrency)
+    session.trust_env = False  # see post_options
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     # A push service has no business setting cookies that later requests would carry.
