@@ -314,6 +314,8 @@ GOOGLE_ACCESS_BOUNDARY_PATH = "/google/allowed-locations"
 def keep_google_auth_local(monkeypatch: Any, server: LoopbackServer) -> None:
     """google-auth looks up a service account's access boundary in the background after
     each token refresh; send that lookup here instead of to iamcredentials.googleapis.com."""
+    # No public seam in google-auth 2.62: GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED and trust_boundary=
+    # are ignored, and a non-default universe_domain skips the lookup only by skipping OAuth too.
     from google.auth import _regional_access_boundary_utils as boundary
 
     monkeypatch.setattr(
