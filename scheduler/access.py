@@ -1,7 +1,8 @@
 """Chapter scoping: a coordinator sees and edits only their chapters' data.
 
 Superusers see everything. Any other staff user is scoped to the chapters of
-their `Coordinator` row, and to none when they have no such row.
+their `Coordinator` row, and to none when they have no such row. Who may start
+a dispatch run from the admin is decided here as well.
 """
 
 from __future__ import annotations
@@ -68,3 +69,12 @@ def may_edit_chapter(user: User, chapter_id: int | None) -> bool:
     if ids is None:
         return True
     return chapter_id is not None and chapter_id in ids
+
+
+# Starting a dispatch run from the admin ("run now", and the prompt log's retry).
+RUN_NOW_PERMISSION = "scheduler.run_dispatch_now"
+
+
+def may_run_now(user: User) -> bool:
+    """The permission, and at least one chapter to run for."""
+    return user.has_perm(RUN_NOW_PERMISSION) and chapter_ids(user) != frozenset()

@@ -3,17 +3,19 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, RestrictedError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from scheduler import access, explain
 from scheduler.admin.base import ChapterScopedAdmin
-from scheduler.models import Activity
-from scheduler.views.activity_pages import verdicts_for, why_view
+from scheduler.models import Activity, Scenario
 
 CANNOT_DELETE = _(
     "An activity with prompt history cannot be deleted. Withdraw it instead with the "
@@ -160,11 +162,10 @@ class ActivityAdmin(ChapterScopedAdmin):
         return HttpResponseRedirect(reverse("admin:scheduler_activity_change", args=[activity.pk]))
 
     def get_urls(self) -> list[URLPattern]:
-        wrap = self.admin_site.admin_view
         return [
             path(
                 "<path:object_id>/why/",
-                wrap(lambda request, object_id: why_view(self, request, object_id)),
+                self.admin_site.admin_view(self.why_view),
                 name="scheduler_activity_why",
             ),
             *super().get_urls(),
@@ -182,6 +183,32 @@ class ActivityAdmin(ChapterScopedAdmin):
         extra = {"verdicts": verdicts, **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
 
+    def why_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "why / why not" page of one activity."""
+        activity = cast("Activity | None", self.get_object(request, object_id))
+        if activity is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, activity):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": activity,
+            "title": str(activity),
+            "activity": activity,
+            "occurred_at": explain.when(activity.occurred_at),
+            "verdicts": verdicts_for(activity, request.user),
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/scheduler/activity/why.html", context)
+
 
 def has_prompts(activity: Activity) -> bool:
     return activity.prompts.exists()
+
+
+def verdicts_for(activity: Activity, user: access.User) -> list[explain.Verdict]:
+    """Each enabled scenario the user can see, judged for this activity now."""
+    scenarios = Scenario.objects.filter(is_enabled=True).select_related("chapter")
+    visible = scenarios.filter(access.in_chapters_or_everyone(user, "chapter"))
+    return explain.explain(activity, visible)

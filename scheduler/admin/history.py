@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from scheduler import charts
+from scheduler.access import RUN_NOW_PERMISSION
 from scheduler.admin.base import ChapterScopedAdmin, ReadOnlyMixin
 from scheduler.models import PromptHistory, PromptStatus
-from scheduler.views.run_pages import RUN_NOW_PERMISSION
 
 CSV_COLUMNS = [
     "id",

@@ -1,20 +1,37 @@
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import URLPattern, path
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_q.models import Task
+from django_q.tasks import async_task, fetch
 
 from scheduler import access
+from scheduler.access import may_run_now
 from scheduler.admin.base import ReadOnlyMixin
 from scheduler.models import DispatchRun, PromptStatus
-from scheduler.views.run_pages import may_run_now, run_now_view
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
+
+logger = logging.getLogger(__name__)
+
+# "Run now" calls the same entry point as the schedule, through this task.
+ADMIN_TASK = "scheduler.tasks.admin_dispatch"
 
 # What a coordinator sees of a run: counted from the run's prompts to their chapters' mentors.
 CHAPTER_COUNTS = {
@@ -147,7 +164,7 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return [
             path(
                 "run-now/",
-                self.admin_site.admin_view(lambda request: run_now_view(self, request)),
+                self.admin_site.admin_view(self.run_now_view),
                 name="scheduler_dispatchrun_run_now",
             ),
             *super().get_urls(),
@@ -158,3 +175,57 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ) -> HttpResponse:
         extra = {"can_run_now": may_run_now(request.user)}
         return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    def run_now_view(self, request: HttpRequest) -> HttpResponse:
+        """The "Run dispatch now" button: the same entry point as the schedule."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not may_run_now(request.user):
+            raise PermissionDenied
+        # A run may take minutes: the cluster runs it, not this web request.
+        in_background = settings.DISPATCH_RUN_NOW_IN_BACKGROUND
+        task_id = async_task(
+            ADMIN_TASK,
+            chapter_ids=run_now_chapters(request.user),
+            sync=not in_background,
+            task_name="dispatch from the admin",
+        )
+        if in_background:
+            self.message_user(
+                request,
+                gettext("Dispatch run queued: it starts within seconds and appears in this list."),
+                messages.SUCCESS,
+            )
+        else:
+            self.report_finished(request, fetch(task_id))
+        return HttpResponseRedirect(reverse("admin:scheduler_dispatchrun_changelist"))
+
+    def report_finished(self, request: HttpRequest, task: Task | None) -> None:
+        if task is None or not task.success:
+            logger.error("dispatch run started from the admin failed: %s", task and task.result)
+            self.message_user(
+                request,
+                gettext("The run could not finish; see the run list and the logs."),
+                messages.ERROR,
+            )
+            return
+        self.message_user(request, summary_text(task.result), messages.SUCCESS)
+
+
+def run_now_chapters(user: access.User) -> list[int] | None:
+    """The chapters a run started by `user` covers (None: every chapter), as a task argument."""
+    ids = access.chapter_ids(user)
+    return None if ids is None else sorted(ids)
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    return gettext(
+        "Dispatch run finished: %(dispatched)d sent, %(failed)d failed, %(skipped)d skipped, "
+        "%(retrying)d to retry, %(deferred)d held back."
+    ) % {
+        "dispatched": summary["dispatched"],
+        "failed": summary["failed"],
+        "skipped": summary["skipped"],
+        "retrying": summary["retrying"],
+        "deferred": sum(summary["deferred"].values()),
+    }

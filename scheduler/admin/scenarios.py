@@ -4,17 +4,21 @@ from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from scheduler import access, explain, report
 from scheduler.admin.base import ChapterScopedAdmin
 from scheduler.charts import weekly_bars
-from scheduler.forms import ScenarioForm
+from scheduler.forms import DryRunForm, ScenarioForm, SimulationForm
 from scheduler.models import Scenario
-from scheduler.views.scenario_pages import describe_view, preview_view
+from scheduler.preview.dry_run import dry_run
+from scheduler.preview.simulation import TestActivity, simulate
 
 
 @admin.register(Scenario)
@@ -103,14 +107,10 @@ class ScenarioAdmin(ChapterScopedAdmin):
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
-            path(
-                "describe/",
-                wrap(lambda request: describe_view(self, request)),
-                name="scheduler_scenario_describe",
-            ),
+            path("describe/", wrap(self.describe_view), name="scheduler_scenario_describe"),
             path(
                 "<path:object_id>/preview/",
-                wrap(lambda request, object_id: preview_view(self, request, object_id)),
+                wrap(self.preview_view),
                 name="scheduler_scenario_preview",
             ),
             *super().get_urls(),
@@ -140,6 +140,54 @@ class ScenarioAdmin(ChapterScopedAdmin):
             weeks = report.weekly(request.user, scenario.pk, report.CHART_DAYS)
             extra["report_chart"] = weekly_bars(weeks, report.CHART_DAYS)
         return super().changeform_view(request, object_id, form_url, extra)
+
+    def describe_view(self, request: HttpRequest) -> HttpResponse:
+        """The sentence of an unsaved scenario built from the form's current values."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        form = ScenarioForm(request.GET, user=request.user)
+        form.is_valid()
+        scenario = Scenario()
+        for name, value in form.cleaned_data.items():
+            setattr(scenario, name, value)
+        return JsonResponse(
+            {"sentence": explain.sentence(scenario), "errors": form.errors.get_json_data()}
+        )
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A described test activity's verdict, and a dry run on real data."""
+        scenario = cast("Scenario | None", self.get_object(request, object_id))
+        if scenario is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, scenario):
+            raise PermissionDenied
+        now = timezone.now()
+        simulation_form = SimulationForm(
+            request.GET if "sim-kind" in request.GET else None, scenario=scenario
+        )
+        dry_run_form = DryRunForm(request.GET if "dry-days" in request.GET else None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": scenario,
+            "title": scenario.name,
+            "scenario": scenario,
+            "sentence": explain.sentence(scenario),
+            "simulation_form": simulation_form,
+            "dry_run_form": dry_run_form,
+            "media": self.media + simulation_form.media,
+            "has_view_permission": True,
+        }
+        if simulation_form.is_bound and simulation_form.is_valid():
+            data = simulation_form.cleaned_data
+            test = TestActivity(
+                data["kind"], data["occurred_at"], data["wellbeing_concern"], data["followed_up"]
+            )
+            context["simulation"] = simulate(scenario, test, now)
+        if dry_run_form.is_bound and dry_run_form.is_valid():
+            days = dry_run_form.cleaned_data["days"]
+            context["dry_run"] = dry_run(scenario, request.user, now, days)
+        return TemplateResponse(request, "admin/scheduler/scenario/preview.html", context)
 
 
 class FiguresChangeList(ChangeList):

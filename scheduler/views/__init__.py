@@ -1,1 +1,1 @@
-"""Admin pages beyond Django's own: previews, verdicts, the live rule sentence, run now."""
+"""Public views outside the admin: the health check and the Prometheus metrics."""
