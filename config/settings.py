@@ -25,6 +25,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # First: its templates (admin/base_site.html, ...) and translations win over the admin's.
+    "scheduler",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -34,7 +36,6 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "ninja",  # serves the API docs' scripts from STATIC_ROOT, not a CDN
-    "scheduler",
 ]
 # The dispatch benchmark (`manage.py bench_dispatch`) is a development tool.
 BENCH = env.bool("BENCH", default=False)
@@ -60,7 +61,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -120,7 +121,6 @@ AXES_LOCKOUT_CALLABLE = "scheduler.admin.login.lockout_response"
 # --- Language and time ----------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="nb")
 LANGUAGES = [("nb", "Norsk bokmål"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Oslo")
 USE_I18N = True
 USE_TZ = True

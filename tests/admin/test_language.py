@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from django.conf import settings
+from django.apps import apps
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -13,7 +13,7 @@ from django.urls import reverse
 from tests import factories
 from tests.admin.conftest import World
 
-PO = Path(settings.BASE_DIR) / "locale" / "nb" / "LC_MESSAGES" / "django.po"
+PO = Path(apps.get_app_config("scheduler").path) / "locale" / "nb" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
 
 
