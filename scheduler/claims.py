@@ -18,9 +18,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Expression, F, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from scheduler import policy
+from scheduler.bulk_sql import insert_ignoring_conflicts, update_rows
 from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import DuePrompt, describe, due_activities, lookback_of
 
@@ -65,7 +66,11 @@ class Ledger:
     def __init__(self, run: DispatchRun, scenarios: dict[int, Scenario]) -> None:
         self.run = run
         self.scenarios = scenarios
-        self._sentences = {pk: describe(s) for pk, s in scenarios.items()}
+        # What a prompt keeps of its scenario, as it was when the prompt was claimed.
+        self._texts = {
+            pk: {"rule_sentence": describe(s), "title": s.title, "body": s.body}
+            for pk, s in scenarios.items()
+        }
         # New prompts the daily cap turned away at the claim (another run took the slot).
         self.capped = 0
 
@@ -122,24 +127,24 @@ class Ledger:
         return within
 
     def _insert_rows(self, prompts: Sequence[DuePrompt], now: datetime) -> None:
+        common = {
+            "status": PromptStatus.PENDING,
+            "created_at": now,
+            "claimed_at": now,
+            "run_id": self.run.pk,
+        }
         rows = [
-            PromptHistory(
-                peer_mentor_id=p.peer_mentor_id,
-                scenario_id=p.scenario_id,
-                activity_id=p.activity_id,
-                status=PromptStatus.PENDING,
-                created_at=now,
-                claimed_at=now,
-                due_at=p.due_at,
-                run=self.run,
-                rule_sentence=self._sentences[p.scenario_id],
-                title=self.scenarios[p.scenario_id].title,
-                body=self.scenarios[p.scenario_id].body,
-            )
+            {
+                "peer_mentor_id": p.peer_mentor_id,
+                "scenario_id": p.scenario_id,
+                "activity_id": p.activity_id,
+                "due_at": p.due_at,
+                **self._texts[p.scenario_id],
+            }
             for p in prompts
         ]
         # A row another run inserted first is silently left to that run.
-        PromptHistory.objects.bulk_create(rows, ignore_conflicts=True)
+        insert_ignoring_conflicts(PromptHistory, common, rows)
 
     def _take_over(self, history_ids: Sequence[int], now: datetime) -> None:
         with transaction.atomic():
@@ -219,13 +224,15 @@ class Ledger:
         doubt by a run that thought this one dead. What really happened is
         then known, so it replaces the doubt.
         """
-        if not changes_by_id:
-            return
-        still_ours = Q(status=PromptStatus.PENDING) | Q(needs_review=True)
-        rows = PromptHistory.objects.filter(still_ours, pk__in=list(changes_by_id), run=self.run)
-        # One statement for the wave: at high concurrency a round trip per row
+        # One statement for the wave: at high concurrency a statement per row
         # is what limits the run.
-        rows.update(**values_by_row(changes_by_id), needs_review=False)
+        update_rows(
+            PromptHistory,
+            changes_by_id,
+            where="run_id = %s AND (status = %s OR needs_review)",
+            params=[self.run.pk, PromptStatus.PENDING.value],
+            also={"needs_review": False},
+        )
 
     def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None:
         """Give back claims that were never sent so the next run takes them at once."""
@@ -246,43 +253,6 @@ class Ledger:
                 pk__in=[p.id for p in prompts], run=self.run, status=PromptStatus.PENDING
             )
         )
-
-
-def values_by_row(changes_by_id: dict[int, dict[str, object]]) -> dict[str, object]:
-    """Each column's new value for one UPDATE of many rows: a constant where every
-    row gets the same, else the value for each row (a row that does not change a
-    column keeps its own)."""
-    columns = dict.fromkeys(column for changes in changes_by_id.values() for column in changes)
-    values: dict[str, object] = {}
-    for column in columns:
-        by_row = {pk: changes[column] for pk, changes in changes_by_id.items() if column in changes}
-        distinct = set(by_row.values())
-        if len(by_row) == len(changes_by_id) and len(distinct) == 1:
-            values[column] = distinct.pop()
-        else:
-            values[column] = ValueByRow(PromptHistory._meta.get_field(column), by_row)
-    return values
-
-
-class ValueByRow(Expression):
-    """`CASE id WHEN … THEN … ELSE column END`: one column's values in a many-row UPDATE.
-
-    Django's `Case(When(pk=…))` resolves a lookup per row, which at a few
-    hundred rows a wave costs more than the statement itself.
-    """
-
-    def __init__(self, field: Any, by_row: dict[int, object]) -> None:
-        super().__init__(output_field=field)
-        self.by_row = by_row
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
-        field, quote = self.output_field, connection.ops.quote_name
-        params: list[object] = []
-        for pk, value in self.by_row.items():
-            params += [pk, field.get_db_prep_save(value, connection)]
-        whens = " ".join(["WHEN %s THEN %s"] * len(self.by_row))
-        primary_key = quote(PromptHistory._meta.pk.column)
-        return f"CASE {primary_key} {whens} ELSE {quote(field.column)} END", tuple(params)
 
 
 IN_DOUBT_ERROR = "The run stopped while sending; delivery unknown, not resent to avoid a duplicate."
