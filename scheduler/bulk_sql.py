@@ -9,6 +9,7 @@ come from the model's fields.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.db import connection, models
 from django.db.models.constants import OnConflict
@@ -35,7 +36,7 @@ def insert_ignoring_conflicts(
         for f in fixed
     ]
     ops = connection.ops
-    columns = ", ".join(ops.quote_name(f.column) for f in [*varying, *fixed])
+    columns = ", ".join(_column(f) for f in [*varying, *fixed])
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     start = ops.insert_statement(on_conflict=OnConflict.IGNORE)
     end = ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
@@ -43,7 +44,7 @@ def insert_ignoring_conflicts(
     with connection.cursor() as cursor:
         for first in range(0, len(rows), size):
             chunk = rows[first : first + size]
-            params: list[object] = []
+            params: list[Any] = []
             for row in chunk:
                 params += [f.get_db_prep_save(row[f.attname], connection) for f in varying]
                 params += fixed_values
@@ -57,7 +58,7 @@ def update_rows(
     changes_by_id: Mapping[int, Mapping[str, object]],
     *,
     where: str,
-    params: Sequence[object] = (),
+    params: Sequence[Any] = (),
     also: Mapping[str, object] | None = None,
 ) -> int:
     """One UPDATE giving each row (by primary key) its own changes, where `where` holds.
@@ -68,13 +69,12 @@ def update_rows(
     """
     if not changes_by_id:
         return 0
-    quote = connection.ops.quote_name
-    primary_key = quote(model._meta.pk.column)
+    primary_key = _column(model._meta.pk)
     assignments: list[str] = []
-    values: list[object] = []
+    values: list[Any] = []
     for name, by_row in _columns(changes_by_id).items():
-        field = model._meta.get_field(name)
-        column = quote(field.column)
+        field = _field(model, name)
+        column = _column(field)
         distinct = set(by_row.values())
         if len(by_row) == len(changes_by_id) and len(distinct) == 1:
             assignments.append(f"{column} = %s")
@@ -85,12 +85,12 @@ def update_rows(
         for pk, value in by_row.items():
             values += [pk, field.get_db_prep_save(value, connection)]
     for name, value in (also or {}).items():
-        field = model._meta.get_field(name)
-        assignments.append(f"{quote(field.column)} = %s")
+        field = _field(model, name)
+        assignments.append(f"{_column(field)} = %s")
         values.append(field.get_db_prep_save(value, connection))
     ids = list(changes_by_id)
     sql = (
-        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} "
+        f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {', '.join(assignments)} "
         f"WHERE ({where}) AND {primary_key} IN ({', '.join(['%s'] * len(ids))})"
     )
     with connection.cursor() as cursor:
@@ -108,3 +108,14 @@ def _columns(
         for column, value in changes.items():
             by_column.setdefault(column, {})[pk] = value
     return by_column
+
+
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), name
+    return field
+
+
+def _column(field: models.Field[Any, Any] | None) -> str:
+    assert field is not None and field.column, field
+    return connection.ops.quote_name(field.column)
