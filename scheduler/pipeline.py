@@ -8,13 +8,14 @@ is the loop of one run, its stages numbered as in docs/design.md.
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 
 from django.conf import settings
@@ -34,16 +35,23 @@ from scheduler.models import (
     Scenario,
 )
 from scheduler.push import BasePushBackend, get_backend
-from scheduler.rules import DuePrompt, due_prompts, too_late_activities
+from scheduler.rules import TOO_LATE, DuePrompt, due_prompts
 from scheduler.sending import PromptResult, SendPool, checked_changes
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
+# A dry run reports the prompts that became too late unsent during the last day.
+TOO_LATE_WITHIN = timedelta(days=1)
+
 # How long the loop waits for a send to finish before it looks at the clock
 # and the stop signal again.
 POLL_SECONDS = 0.5
+
+
+# One prompt of a dry run's JSON: ids are ints and an ISO date needs no escaping.
+PROMPT_JSON = '{"peer_mentor_id": %d, "scenario_id": %d, "activity_id": %d, "due_at": "%s"}'
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,22 @@ class DispatchSummary:
                 for p in self.prompts
             ]
         return data
+
+    def as_json(self, *, dry_run: bool = False) -> str:
+        """`as_dict()` as JSON text, with a dry run's prompts written out directly:
+        a dry run may list hundreds of thousands, and a dict per prompt through
+        the encoder would cost more than finding them."""
+        data = self.as_dict()
+        if not dry_run:
+            return json.dumps(data)
+        data["too_late"] = self.too_late
+        prompts = ", ".join(
+            [
+                PROMPT_JSON % (p.peer_mentor_id, p.scenario_id, p.activity_id, p.due_at.isoformat())
+                for p in self.prompts
+            ]
+        )
+        return f'{json.dumps(data)[:-1]}, "prompts": [{prompts}]}}'
 
     def counts(self) -> dict[str, int]:
         """The counts a DispatchRun row stores, by its field names."""
@@ -164,12 +188,14 @@ def dry_run_summary(
 ) -> DispatchSummary:
     tally = Tally()
     admission = Admission(now, tally, predict_daily_cap=True)
+    due = mentors.only(evaluate(scenarios, now, too_late_within=TOO_LATE_WITHIN))
     would_send = [
         prompt
-        for batch in chunked(mentors.only(evaluate(scenarios, now)), settings.DISPATCH_BATCH_SIZE)
+        for batch in chunked(due, settings.DISPATCH_BATCH_SIZE)
         for prompt in admission.admit(batch)
     ]
-    too_late = sum(too_late_activities(s, now).count() for s in scenarios.values())
+    # Held back like a deferred prompt, but reported on its own: it will never be sent.
+    too_late = tally.deferred.pop(TOO_LATE, 0)
     say(f"dry run: {len(would_send)} prompt(s) would be sent, nothing written")
     return tally.summary(would_send, too_late)
 
@@ -448,7 +474,9 @@ def is_sendable(scenario: Scenario) -> bool:
     return True
 
 
-def evaluate(scenarios: dict[int, Scenario], now: datetime) -> Iterator[DuePrompt]:
+def evaluate(
+    scenarios: dict[int, Scenario], now: datetime, *, too_late_within: timedelta | None = None
+) -> Iterator[DuePrompt]:
     """Stages 1 and 2: one streamed query per scenario, PromptHistory anti-joined
     inside it, merged oldest due first with the retries that are due again.
 
@@ -456,7 +484,7 @@ def evaluate(scenarios: dict[int, Scenario], now: datetime) -> Iterator[DuePromp
     same (mentor, scenario, activity) twice.
     """
     reclaimable = claims.reclaimable_q(now)
-    streams = [due_prompts(s, now) for s in scenarios.values()]
+    streams = [due_prompts(s, now, too_late_within=too_late_within) for s in scenarios.values()]
     streams += [
         due_prompts(scenarios[pk], now, reclaimable=reclaimable)
         for pk in claims.scenarios_with_reclaimable(scenarios, now)

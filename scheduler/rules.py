@@ -41,6 +41,10 @@ class DuePrompt(NamedTuple):
     held_by: str | None = None
 
 
+# What a dry run reports instead of a prompt whose due time left the lookback unsent.
+TOO_LATE = "too_late"
+
+
 @dataclass(frozen=True)
 class Condition:
     """One requirement of a rule.
@@ -84,10 +88,11 @@ def lookback_of(scenario: Scenario) -> timedelta:
     return timedelta(days=scenario.lookback_days)
 
 
-def _window(scenario: Scenario, now: datetime) -> Q:
+def _window(scenario: Scenario, now: datetime, *, widened_by: timedelta = timedelta(0)) -> Q:
     # due_at = occurred_at + delay must lie in [now - lookback, now], both ends inclusive.
     latest = now - delay_of(scenario)
-    return Q(occurred_at__gte=latest - lookback_of(scenario), occurred_at__lte=latest)
+    earliest = latest - lookback_of(scenario) - widened_by
+    return Q(occurred_at__gte=earliest, occurred_at__lte=latest)
 
 
 def _when_phrase(scenario: Scenario) -> str:
@@ -213,6 +218,7 @@ def due_activities(
     *,
     with_deferred: bool = False,
     reclaimable: Q | None = None,
+    too_late_within: timedelta | None = None,
 ) -> QuerySet[Activity]:
     """Activities for which `scenario` is due at `now` and not yet prompted: one query.
 
@@ -221,6 +227,8 @@ def due_activities(
     With `reclaimable` (a filter on PromptHistory), the rule is checked again
     for activities that already have such a history row instead, annotated
     with its `history_id`: a retry is sent only while its rule still holds.
+    With `too_late_within`, the window also reaches that far back before the
+    lookback, so the same query finds the prompts that became too late then.
     """
     qs = Activity.objects.all()
     # SQLite tests WHERE terms in the order written: correlated subqueries last,
@@ -229,6 +237,8 @@ def due_activities(
         if condition.key == "not_prompted" and reclaimable is not None:
             continue
         where = condition.where(scenario, now)
+        if condition.key == "window" and too_late_within is not None:
+            where = _window(scenario, now, widened_by=too_late_within)
         if condition.defers and with_deferred:
             qs = qs.annotate(
                 **{f"meets_{condition.key}": ExpressionWrapper(where, output_field=BooleanField())}
@@ -244,30 +254,19 @@ def due_activities(
     return qs
 
 
-def too_late_activities(
-    scenario: Scenario, now: datetime, *, within: timedelta = timedelta(days=1)
-) -> QuerySet[Activity]:
-    """Never-prompted activities whose due time left the lookback during `within` before now."""
-    oldest_due = now - lookback_of(scenario)
-    expired = Q(
-        occurred_at__gte=oldest_due - within - delay_of(scenario),
-        occurred_at__lt=oldest_due - delay_of(scenario),
-    )
-    qs = Activity.objects.filter(expired)
-    for condition in conditions_for(scenario):
-        if condition.key != "window" and not condition.defers:
-            qs = qs.filter(condition.where(scenario, now))
-    return qs
-
-
 def due_prompts(
     scenario: Scenario,
     now: datetime,
     *,
     reclaimable: Q | None = None,
+    too_late_within: timedelta | None = None,
     page_size: int = 10_000,
 ) -> Iterator[DuePrompt]:
     """Stream the scenario's due (and deferred) prompts, oldest due first.
+
+    With `too_late_within` (a dry run), never-prompted activities whose due
+    time left the lookback during that time before now come first, held by
+    TOO_LATE: the rule's own query counts them, whatever else holds them.
 
     Pages are read whole, keyset by (occurred_at, pk), so no statement stays
     open while the run writes: on SQLite an open read would pin an old snapshot
@@ -278,26 +277,23 @@ def due_prompts(
     columns = ["pk", "peer_mentor_id", "occurred_at", *(f"meets_{k}" for k in deferring)]
     if reclaimable is not None:
         columns.append("history_id")
-    qs = due_activities(scenario, now, with_deferred=True, reclaimable=reclaimable).order_by(
-        "occurred_at", "pk"
-    )
+    qs = due_activities(
+        scenario, now, with_deferred=True, reclaimable=reclaimable, too_late_within=too_late_within
+    ).order_by("occurred_at", "pk")
+    oldest_due = now - lookback_of(scenario) if too_late_within is not None else None
     after = Q()
     while True:
         page = list(qs.filter(after).values_list(*columns)[:page_size])
         for activity_id, peer_mentor_id, occurred_at, *flags in page:
             history_id = flags.pop() if reclaimable is not None else None
-            # Nearly every row is held by nothing; skip building a generator for those.
+            due_at = occurred_at + delay
             held_by = None
-            if not all(flags):
+            if oldest_due is not None and due_at < oldest_due:
+                held_by = TOO_LATE
+            elif not all(flags):
+                # Nearly every row is held by nothing; the generator is built for the rest only.
                 held_by = next(k for k, ok in zip(deferring, flags, strict=True) if not ok)
-            yield DuePrompt(
-                peer_mentor_id,
-                scenario.pk,
-                activity_id,
-                occurred_at + delay,
-                history_id=history_id,
-                held_by=held_by,
-            )
+            yield DuePrompt(peer_mentor_id, scenario.pk, activity_id, due_at, history_id, held_by)
         if len(page) < page_size:
             return
         last_pk, last_at = page[-1][0], page[-1][2]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from typing import Any
@@ -67,7 +66,7 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, previous)
 
         if as_json:
-            self.stdout.write(json.dumps(summary.as_dict(dry_run=dry_run)))
+            self.stdout.write(summary.as_json(dry_run=dry_run))
         else:
             self.stdout.write(human_summary(summary, dry_run=dry_run))
         if summary.misconfigured:
