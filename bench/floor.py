@@ -45,9 +45,13 @@ def scenario_sql(scenario: Scenario) -> str:
     )
 
 
-def scenario_params(scenario: Scenario, now: datetime) -> list[object]:
+def scenario_params(
+    scenario: Scenario, now: datetime, window: tuple[datetime, datetime] | None = None
+) -> list[object]:
     latest = now - timedelta(days=scenario.delay_days)
     earliest = latest - timedelta(days=scenario.lookback_days)
+    if window is not None:
+        earliest, latest = window
     params: list[object] = [now, scenario.trigger_kind, earliest, latest, scenario.pk]
     if scenario.chapter_id is not None:
         params.append(scenario.chapter_id)

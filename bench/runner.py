@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from bench import dataset, dispatch, evaluation, floor, naive, report, rss
+from bench import dataset, dispatch, dry_run, evaluation, floor, naive, report, rss
 from bench.latency_server import latency_server
 from bench.machine import describe_machine
 from bench.send_then_save import send_then_save_loop
@@ -34,6 +34,7 @@ class Options:
     latency_ms: float = 50.0
     concurrencies: Sequence[int] = (16, 64)
     send_then_save_sample: int = 300
+    dry_run_size: int = 200_000
     bad_every: int = 100
     seed: int = 20_240_601
     profile_dir: Path | None = None
@@ -53,12 +54,18 @@ def run_benchmark(options: Options, say: Say) -> dict[str, object]:
     with override_settings(DEBUG=False, QUIET_HOURS=None, MAX_PROMPTS_PER_MENTOR_PER_DAY=0):
         now = timezone.now().replace(microsecond=0)
         results["evaluation"] = [measure_size(size, now, options, say) for size in options.sizes]
+        if options.dry_run_size:
+            results["dry_run"] = measure_dry_run(options.dry_run_size, now, options, say)
         results["dispatch"] = measure_dispatch(options, say)
     results["targets"] = report.targets(results)
     return results
 
 
-def measure_size(size: int, now: datetime, options: Options, say: Say) -> dict[str, object]:
+def build(
+    size: int, now: datetime, options: Options, say: Say
+) -> tuple[dataset.BuiltData, int, int]:
+    """The data set of `size` activities, a share of its due prompts already sent:
+    (what was built, how many were due, how many of those were marked sent)."""
     say(f"[{size:,}] building {size:,} activities x {options.scenarios} scenarios")
     started = time.perf_counter()
     built = dataset.build_evaluation_data(size, options.scenarios, now, options.seed)
@@ -71,6 +78,13 @@ def measure_size(size: int, now: datetime, options: Options, say: Say) -> dict[s
     del due  # tens of thousands of objects would slow the garbage collector while timing
     build_seconds = time.perf_counter() - started
     say(f"[{size:,}] built in {build_seconds:.1f}s: {due_count:,} due, {prompted:,} already sent")
+    return built, due_count, prompted
+
+
+def measure_size(size: int, now: datetime, options: Options, say: Say) -> dict[str, object]:
+    started = time.perf_counter()
+    built, due_count, prompted = build(size, now, options, say)
+    build_seconds = time.perf_counter() - started
 
     evaluation.pipeline_pass(now)  # warm the caches for both contenders alike
     measured, runs = evaluation.best_of(options.repeat, lambda: evaluation.pipeline_pass(now))
@@ -122,6 +136,16 @@ def measure_size(size: int, now: datetime, options: Options, say: Say) -> dict[s
     }
     if options.profile_dir is not None and size == max(options.sizes):
         figure["profile"] = str(profile_evaluation(now, size, options.profile_dir))
+    return figure
+
+
+def measure_dry_run(size: int, now: datetime, options: Options, say: Say) -> dict[str, object]:
+    build(size, now, options, say)
+    figure = {"activities": size, **dry_run.measure(now, options.repeat)}
+    say(
+        f"[dry run {size:,}] run_dispatch --dry-run --json {figure['command_seconds']}s, "
+        f"floor {figure['floor_seconds']}s ({figure['vs_floor']}x), {figure['prompts']:,} prompts"
+    )
     return figure
 
 

@@ -49,6 +49,7 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--latency-ms=5",
         "--naive-sample=50",
         "--send-then-save-sample=10",
+        "--dry-run-size=300",
         "--repeat=1",
         f"--json={out}",
     )
@@ -88,6 +89,16 @@ def test_it_reads_peak_memory_in_a_fresh_process_per_size(figures: dict[str, Any
             assert probe["admitted"] == f["admitted"]
 
 
+def test_it_times_the_dry_run_command_against_a_floor_printing_the_same(
+    figures: dict[str, Any],
+) -> None:
+    dry = figures["json"]["dry_run"]
+    assert dry["activities"] == 300 and dry["prompts"] > 0
+    assert dry["floor_agrees"] is True
+    assert dry["command_seconds"] > 0 and dry["floor_seconds"] > 0
+    assert "run_dispatch --dry-run --json at 300 activities" in figures["stdout"]
+
+
 def test_it_dispatches_through_the_pipeline_with_a_history_row_per_prompt(
     figures: dict[str, Any],
 ) -> None:
@@ -105,7 +116,14 @@ def test_it_dispatches_through_the_pipeline_with_a_history_row_per_prompt(
 
 def test_it_states_each_target_met_or_missed(figures: dict[str, Any]) -> None:
     targets = figures["json"]["targets"]
-    assert len(targets) == 4
+    assert [t["name"] for t in targets] == [
+        "evaluation vs naive at 400",
+        "evaluation vs floor at 400",
+        "peak RSS 400 vs 200",
+        "dry run --json at 300",
+        "dispatch at concurrency 16",
+        "dispatch at concurrency 64",
+    ]
     assert all(isinstance(t["met"], bool) and t["value"] is not None for t in targets)
     assert "Targets" in figures["stdout"]
 

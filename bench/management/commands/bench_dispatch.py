@@ -51,6 +51,13 @@ class Command(BaseCommand):
             metavar="PROMPTS",
             help="Prompts sent by the one-at-a-time baseline.",
         )
+        parser.add_argument(
+            "--dry-run-size",
+            type=int,
+            default=200_000,
+            metavar="ACTIVITIES",
+            help="Activities for timing run_dispatch --dry-run --json against its floor (0: skip).",
+        )
         parser.add_argument("--json", metavar="PATH", help="Also write the figures as JSON.")
         parser.add_argument(
             "--profile", action="store_true", help="cProfile the largest evaluation."
@@ -77,6 +84,7 @@ class Command(BaseCommand):
             latency_ms=options["latency_ms"],
             concurrencies=int_list(options["concurrency"]),
             send_then_save_sample=options["send_then_save_sample"],
+            dry_run_size=options["dry_run_size"],
             profile_dir=RESULTS_DIR if options["profile"] else None,
         )
         self.prepare_database(create=options["create_database"], force=options["force"])

@@ -1,0 +1,148 @@
+"""`run_dispatch --dry-run --json`, output included, against a hand-written floor.
+
+The floor runs the benchmark's raw anti-join per scenario (bench/floor.py), its
+window reaching a day further back so the same rows tell which prompts became
+too late, and prints the same JSON document with the standard encoder: it
+returns the same rows, with none of the pipeline's structure.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import time_machine
+from django.core.management import call_command
+from django.db import connection
+
+from bench.floor import scenario_params, scenario_sql
+from scheduler.models import Scenario
+from scheduler.pipeline import TOO_LATE_WITHIN
+
+
+@dataclass(frozen=True)
+class DryRunTiming:
+    prompts: int
+    seconds: float
+    document: dict[str, Any]
+
+
+def command_pass() -> DryRunTiming:
+    """The management command itself, writing its JSON to /dev/null."""
+    with open(os.devnull, "w") as sink:
+        started = time.perf_counter()
+        call_command("run_dispatch", "--dry-run", "--json", stdout=sink, stderr=sink)
+        seconds = time.perf_counter() - started
+    return DryRunTiming(-1, seconds, {})
+
+
+def command_document() -> dict[str, Any]:
+    captured = _Capture()
+    call_command("run_dispatch", "--dry-run", "--json", stdout=captured, stderr=_Capture())
+    document: dict[str, Any] = json.loads(captured.text)
+    return document
+
+
+def floor_pass(now: datetime) -> DryRunTiming:
+    with open(os.devnull, "w") as sink:
+        started = time.perf_counter()
+        document = floor_document(now)
+        sink.write(json.dumps(document))
+        seconds = time.perf_counter() - started
+    return DryRunTiming(len(document["prompts"]), seconds, document)
+
+
+def floor_document(now: datetime) -> dict[str, Any]:
+    scenarios = list(Scenario.objects.filter(is_enabled=True))
+    held = too_late = 0
+    streams = []
+    with connection.cursor() as cursor:
+        for scenario in scenarios:
+            delay = timedelta(days=scenario.delay_days)
+            earliest = now - delay - timedelta(days=scenario.lookback_days)
+            # A day further back than the window: those rows are the ones that became too late.
+            window = (earliest - TOO_LATE_WITHIN, now - delay)
+            cursor.execute(scenario_sql(scenario), scenario_params(scenario, now, window))
+            due = []
+            for activity_id, mentor_id, occurred_at, not_paused in cursor.fetchall():
+                occurred_at = _aware(occurred_at)
+                if occurred_at < earliest:
+                    too_late += 1
+                elif not not_paused:
+                    held += 1
+                else:
+                    due.append((occurred_at + delay, mentor_id, scenario.pk, activity_id))
+            streams.append(due)
+    prompts = [
+        {"peer_mentor_id": m, "scenario_id": s, "activity_id": a, "due_at": d.isoformat()}
+        for d, m, s, a in heapq.merge(*streams)
+    ]
+    return {
+        "dispatched": 0,
+        "failed": 0,
+        "skipped": 0,
+        "retrying": 0,
+        "in_doubt": 0,
+        "deferred": {"paused": held} if held else {},
+        "deferred_until": None,
+        "too_late": too_late,
+        "prompts": prompts,
+    }
+
+
+def _aware(value: datetime | str) -> datetime:
+    # SQLite returns naive UTC text through a raw cursor.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class _Capture:
+    """A minimal text stream for call_command's stdout."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def measure(now: datetime, repeat: int) -> dict[str, object]:
+    """Best of `repeat` each, with the clock started at `now` (the command has no --now)."""
+    with time_machine.travel(now):
+        command_pass()  # warm both alike
+        command = min((command_pass() for _ in range(repeat)), key=lambda t: t.seconds)
+        floor = min((floor_pass(now) for _ in range(repeat)), key=lambda t: t.seconds)
+        printed = command_document()
+    same_rows = _rows(printed) == _rows(floor.document)
+    return {
+        "prompts": len(printed["prompts"]),
+        "command_seconds": round(command.seconds, 4),
+        "floor_seconds": round(floor.seconds, 4),
+        "vs_floor": round(command.seconds / floor.seconds, 3),
+        "floor_agrees": same_rows and printed["too_late"] == floor.document["too_late"],
+    }
+
+
+def _rows(document: dict[str, Any]) -> set[tuple[int, int, int, datetime]]:
+    return {
+        (p["peer_mentor_id"], p["scenario_id"], p["activity_id"], _parse(p["due_at"]))
+        for p in document["prompts"]
+    }
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
