@@ -326,12 +326,13 @@ class Dispatch:
             logger.exception(
                 "could not mark %d prompts as sending; left for a later run", len(prompts)
             )
+            drop_broken_connection()
             return []
 
     def record(self, finished: list[PromptResult]) -> None:
         """6. Each outcome on its own row; a failure is logged, never raised.
 
-        A wave is written in one transaction; if that fails, each row is tried
+        A wave is written in one statement; if that fails, each row is tried
         on its own so one bad row costs only itself.
         """
         checked = [checked_changes(r) for r in [*self.unrecorded, *finished]]
@@ -341,6 +342,7 @@ class Dispatch:
         try:
             self.ledger.record({r.prompt.id: changes for r, changes in checked})
         except Exception:
+            drop_broken_connection()
             for result, changes in checked:
                 try:
                     self.ledger.record({result.prompt.id: changes})
@@ -523,6 +525,15 @@ def finish_run(run: DispatchRun, tally: Tally) -> None:
         save_run(run)
     except Exception:
         logger.exception("could not store the summary of dispatch run %s", run.pk)
+
+
+def drop_broken_connection() -> None:
+    """After a failed statement, close the connection if it is dead, so the next
+    statement opens a new one: a run has no request end at which Django would."""
+    if connection.connection is None or connection.in_atomic_block:
+        return
+    if not connection.is_usable():
+        connection.close()
 
 
 def save_run(run: DispatchRun) -> None:
