@@ -60,6 +60,12 @@ def expired_runs(now: datetime) -> QuerySet[DispatchRun, Any]:
     return DispatchRun.objects.filter(lease_expires_at__lt=now).values("pk")
 
 
+# The primary keys pick a wave's rows; the run only confirms they are still ours.
+# `+ 0` keeps the planner off the run's index: with statistics from when the
+# table was small it would otherwise scan every row of the run per statement.
+OWNED_BY_RUN = "run_id + 0 = %s"
+
+
 class Ledger:
     """The run's side of the history table: claim, mark sending, record."""
 
@@ -199,7 +205,7 @@ class Ledger:
         table = connection.ops.quote_name(PromptHistory._meta.db_table)
         sql = (
             f"UPDATE {table} SET sending_started_at = %s, attempts = attempts + 1 "
-            "WHERE run_id = %s AND status = %s AND sending_started_at IS NULL "
+            f"WHERE {OWNED_BY_RUN} AND status = %s AND sending_started_at IS NULL "
             f"AND id IN ({', '.join(['%s'] * len(ids))}) RETURNING id, attempts"
         )
         started = connection.ops.adapt_datetimefield_value(now)
@@ -229,7 +235,7 @@ class Ledger:
         update_rows(
             PromptHistory,
             changes_by_id,
-            where="run_id = %s AND (status = %s OR needs_review)",
+            where=f"{OWNED_BY_RUN} AND (status = %s OR needs_review)",
             params=[self.run.pk, PromptStatus.PENDING.value],
             also={"needs_review": False},
         )

@@ -16,6 +16,7 @@ from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
+import certifi
 import requests
 import urllib3
 from django.conf import settings
@@ -146,6 +147,46 @@ def redirect_outcome(service: str, status: int, setting: str) -> SendOutcome:
     )
 
 
+def pool_manager(url: str, concurrency: int) -> urllib3.PoolManager:
+    """Pooled connections to one push service, without requests on top.
+
+    The proxy and CA bundle come from the environment as in `post_options`;
+    no retries (a repeated POST could deliver twice: the pipeline retries)
+    and, per request, no redirects.
+    """
+    environment = post_options(0, url)
+    proxies = environment["proxies"]
+    proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")
+    verify = environment["verify"]
+    options: dict[str, Any] = {
+        "maxsize": max(concurrency, 1),
+        "retries": False,
+        "cert_reqs": "CERT_REQUIRED",
+        "ca_certs": verify if isinstance(verify, str) else certifi.where(),
+    }
+    if proxy:
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
+
+
+def urllib3_timeout(timeout: float | tuple[float, float]) -> urllib3.Timeout:
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return urllib3.Timeout(connect=connect, read=read)
+
+
+def has_control_characters(value: str) -> bool:
+    """True for a value no HTTP header can carry (a pasted line break, say)."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
+def unsendable_key(service: str) -> SendOutcome:
+    # Never quote the key: the message ends up in logs and the admin.
+    return SendOutcome.misconfigured(
+        f"{service}: the configured key cannot be sent in an HTTP header "
+        "(it contains a line break or another control character)."
+    )
+
+
 def pooled_adapter(concurrency: int) -> HTTPAdapter:
     # No automatic retries: a repeated POST could deliver twice; the pipeline retries.
     size = max(concurrency, 1)
@@ -161,7 +202,11 @@ def mount_pool(session: requests.Session, concurrency: int) -> None:
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
 
-def read_body(response: requests.Response, deadline: float, limit: int = MAX_BODY_BYTES) -> bytes:
+def read_body(
+    response: requests.Response | urllib3.BaseHTTPResponse,
+    deadline: float,
+    limit: int = MAX_BODY_BYTES,
+) -> bytes:
     """At most `limit` bytes of a streamed response, then it is closed.
 
     The read timeout alone bounds each wait for data, not the whole body: a
@@ -171,6 +216,9 @@ def read_body(response: requests.Response, deadline: float, limit: int = MAX_BOD
     the pool; one cut short (too big, too slow, or broken off by the server)
     closes it.
     """
+    raw: urllib3.BaseHTTPResponse = (
+        response.raw if isinstance(response, requests.Response) else response
+    )
     chunks: list[bytes] = []
     size = 0
     try:
@@ -178,7 +226,7 @@ def read_body(response: requests.Response, deadline: float, limit: int = MAX_BOD
             if time.monotonic() >= deadline:
                 raise DeadlineExceeded("the answer did not arrive in time")
             try:
-                chunk = response.raw.read1(8192, decode_content=True)
+                chunk = raw.read1(8192, decode_content=True)
             except (urllib3.exceptions.HTTPError, OSError):
                 # The status line already says what happened; a cut-off body only loses detail.
                 break
@@ -188,6 +236,8 @@ def read_body(response: requests.Response, deadline: float, limit: int = MAX_BOD
             size += len(chunk)
     finally:
         response.close()
+        if not isinstance(response, requests.Response):
+            raw.release_conn()  # requests' Response.close() does this itself
     return b"".join(chunks)[:limit]
 
 
@@ -302,26 +352,44 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return min(max(seconds, 0.0), float(settings.DISPATCH_RETRY_MAX_SECONDS))
 
 
-def network_outcome(service: str, exc: requests.RequestException) -> SendOutcome:
+# What both HTTP stacks (requests for FCM, urllib3 for Supabase) raise, by meaning.
+_REFUSED = (urllib3.exceptions.NewConnectionError,)  # urllib3 files it under timeouts
+_TIMEOUTS = (requests.Timeout, urllib3.exceptions.TimeoutError)
+_CONNECT_TIMEOUTS = (requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError)
+_BROKEN = (
+    requests.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.SSLError,
+    urllib3.exceptions.ProxyError,
+    OSError,
+)
+_INVALID_URLS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    urllib3.exceptions.LocationValueError,
+)
+# What a push request may raise instead of answering.
+NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+def network_outcome(service: str, exc: Exception) -> SendOutcome:
     """A request that got no answer: worth another try later, except a broken URL."""
     if isinstance(exc, DeadlineExceeded):
         return SendOutcome.transient(
             f"{service}: timed out (no complete answer within "
             f"PUSH_REQUEST_DEADLINE_SECONDS, {settings.PUSH_REQUEST_DEADLINE_SECONDS:g} s)."
         )
-    if isinstance(exc, requests.Timeout):
-        kind = "timed out connecting" if isinstance(exc, requests.ConnectTimeout) else "timed out"
+    if isinstance(exc, _TIMEOUTS) and not isinstance(exc, _REFUSED):
+        kind = "timed out connecting" if isinstance(exc, _CONNECT_TIMEOUTS) else "timed out"
         return SendOutcome.transient(f"{service}: {kind} ({type(exc).__name__}).")
-    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+    if isinstance(exc, _REFUSED + _BROKEN):
         return SendOutcome.transient(
             f"{service}: connection failed or dropped ({type(exc).__name__})."
         )
     if isinstance(exc, requests.exceptions.InvalidHeader):
         # Its message quotes the header, key included: never pass it on.
-        return SendOutcome.misconfigured(
-            f"{service}: the configured key cannot be sent in an HTTP header "
-            "(it contains a line break or another control character)."
-        )
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+        return unsendable_key(service)
+    if isinstance(exc, _INVALID_URLS):
         return SendOutcome.misconfigured(f"{service}: the configured URL is invalid ({exc}).")
     return SendOutcome.transient(f"{service}: request failed ({type(exc).__name__}).")

@@ -107,4 +107,4 @@ def test_it_closes_what_open_got_before_it_failed(supabase: LoopbackServer) -> N
     with pytest.raises(OSError), backend:
         pass
 
-    assert backend._session is None
+    assert backend._pool is None
