@@ -90,25 +90,31 @@ def request_deadline() -> float:
     return time.monotonic() + settings.PUSH_REQUEST_DEADLINE_SECONDS
 
 
+def environment_for(url: str) -> tuple[dict[str, str], str | None]:
+    """The proxies and CA bundle the environment sets for `url`, read once per backend.
+
+    The push connections never read the environment per request: requests
+    would (with `trust_env` on) on every one, a good part of a send's CPU time
+    at a thousand sends a second, and would let a ~/.netrc entry replace the
+    service key.
+    """
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return requests.utils.get_environ_proxies(url), ca_bundle or None
+
+
 def post_options(timeout: float | tuple[float, float], url: str) -> dict[str, Any]:
-    """What every push POST to `url` is sent with; a backend works it out once.
+    """What every push POST to `url` through requests is sent with; worked out once.
 
     Redirects are never followed: requests would resend the `apikey` header to
     wherever the Location points, and a 302/303 turns the POST into a GET whose
     2xx would count as delivered although nothing was sent.
-
-    The environment's proxy and CA bundle for `url` are read here, once: the
-    pooled sessions have `trust_env` off, because requests would otherwise
-    read the environment again on every request (a good part of a send's CPU
-    time at a thousand sends a second) and let a ~/.netrc entry replace the
-    service key.
     """
-    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    proxies, ca_bundle = environment_for(url)
     return {
         "timeout": timeout,
         "stream": True,
         "allow_redirects": False,
-        "proxies": requests.utils.get_environ_proxies(url),
+        "proxies": proxies,
         "verify": ca_bundle or True,
     }
 
@@ -150,19 +156,17 @@ def redirect_outcome(service: str, status: int, setting: str) -> SendOutcome:
 def pool_manager(url: str, concurrency: int) -> urllib3.PoolManager:
     """Pooled connections to one push service, without requests on top.
 
-    The proxy and CA bundle come from the environment as in `post_options`;
-    no retries (a repeated POST could deliver twice: the pipeline retries)
-    and, per request, no redirects.
+    The proxy and CA bundle come from `environment_for`; no retries (a
+    repeated POST could deliver twice: the pipeline retries) and, per
+    request, no redirects.
     """
-    environment = post_options(0, url)
-    proxies = environment["proxies"]
+    proxies, ca_bundle = environment_for(url)
     proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")
-    verify = environment["verify"]
     options: dict[str, Any] = {
         "maxsize": max(concurrency, 1),
         "retries": False,
         "cert_reqs": "CERT_REQUIRED",
-        "ca_certs": verify if isinstance(verify, str) else certifi.where(),
+        "ca_certs": ca_bundle or certifi.where(),
     }
     if proxy:
         return urllib3.ProxyManager(proxy, **options)
@@ -195,7 +199,7 @@ def pooled_adapter(concurrency: int) -> HTTPAdapter:
 
 def mount_pool(session: requests.Session, concurrency: int) -> None:
     adapter = pooled_adapter(concurrency)
-    session.trust_env = False  # see post_options
+    session.trust_env = False  # see environment_for
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     # A push service has no business setting cookies that later requests would carry.
