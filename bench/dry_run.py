@@ -9,10 +9,10 @@ returns the same rows, with none of the pipeline's structure.
 from __future__ import annotations
 
 import heapq
+import io
 import json
 import os
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,36 +25,26 @@ from scheduler.models import Scenario
 from scheduler.pipeline import TOO_LATE_WITHIN
 
 
-@dataclass(frozen=True)
-class DryRunTiming:
-    prompts: int
-    seconds: float
-    document: dict[str, Any]
-
-
-def command_pass() -> DryRunTiming:
+def command_seconds() -> float:
     """The management command itself, writing its JSON to /dev/null."""
     with open(os.devnull, "w") as sink:
         started = time.perf_counter()
         call_command("run_dispatch", "--dry-run", "--json", stdout=sink, stderr=sink)
-        seconds = time.perf_counter() - started
-    return DryRunTiming(-1, seconds, {})
+        return time.perf_counter() - started
 
 
 def command_document() -> dict[str, Any]:
-    captured = _Capture()
-    call_command("run_dispatch", "--dry-run", "--json", stdout=captured, stderr=_Capture())
-    document: dict[str, Any] = json.loads(captured.text)
+    printed = io.StringIO()
+    call_command("run_dispatch", "--dry-run", "--json", stdout=printed, stderr=io.StringIO())
+    document: dict[str, Any] = json.loads(printed.getvalue())
     return document
 
 
-def floor_pass(now: datetime) -> DryRunTiming:
+def floor_seconds(now: datetime) -> float:
     with open(os.devnull, "w") as sink:
         started = time.perf_counter()
-        document = floor_document(now)
-        sink.write(json.dumps(document))
-        seconds = time.perf_counter() - started
-    return DryRunTiming(len(document["prompts"]), seconds, document)
+        sink.write(json.dumps(floor_document(now)))
+        return time.perf_counter() - started
 
 
 def floor_document(now: datetime) -> dict[str, Any]:
@@ -102,47 +92,30 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-class _Capture:
-    """A minimal text stream for call_command's stdout."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
 def measure(now: datetime, repeat: int) -> dict[str, object]:
     """Best of `repeat` each, with the clock started at `now` (the command has no --now)."""
     with time_machine.travel(now):
-        command_pass()  # warm both alike
-        command = min((command_pass() for _ in range(repeat)), key=lambda t: t.seconds)
-        floor = min((floor_pass(now) for _ in range(repeat)), key=lambda t: t.seconds)
-        printed = command_document()
-    same_rows = _rows(printed) == _rows(floor.document)
+        command_seconds()  # warm both alike
+        command = min(command_seconds() for _ in range(repeat))
+        floor = min(floor_seconds(now) for _ in range(repeat))
+        printed, expected = command_document(), floor_document(now)
     return {
         "prompts": len(printed["prompts"]),
-        "command_seconds": round(command.seconds, 4),
-        "floor_seconds": round(floor.seconds, 4),
-        "vs_floor": round(command.seconds / floor.seconds, 3),
-        "floor_agrees": same_rows and printed["too_late"] == floor.document["too_late"],
+        "command_seconds": round(command, 4),
+        "floor_seconds": round(floor, 4),
+        "vs_floor": round(command / floor, 3),
+        "floor_agrees": _rows(printed) == _rows(expected)
+        and printed["too_late"] == expected["too_late"],
     }
 
 
 def _rows(document: dict[str, Any]) -> set[tuple[int, int, int, datetime]]:
     return {
-        (p["peer_mentor_id"], p["scenario_id"], p["activity_id"], _parse(p["due_at"]))
+        (
+            p["peer_mentor_id"],
+            p["scenario_id"],
+            p["activity_id"],
+            datetime.fromisoformat(p["due_at"]),
+        )
         for p in document["prompts"]
     }
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text)
