@@ -69,15 +69,8 @@ class DispatchSummary:
     misconfigured: str = ""
 
     def as_dict(self, *, dry_run: bool = False) -> dict[str, object]:
-        data: dict[str, object] = {
-            **self.counts(),
-            "deferred": dict(self.deferred),
-            "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None,
-        }
-        if self.misconfigured:
-            data["misconfigured"] = self.misconfigured
+        data = self.figures(dry_run=dry_run)
         if dry_run:
-            data["too_late"] = self.too_late
             data["prompts"] = [
                 {
                     "peer_mentor_id": p.peer_mentor_id,
@@ -93,10 +86,9 @@ class DispatchSummary:
         """`as_dict()` as JSON text, with a dry run's prompts written out directly:
         a dry run may list hundreds of thousands, and a dict per prompt through
         the encoder would cost more than finding them."""
-        data = self.as_dict()
+        data = self.figures(dry_run=dry_run)
         if not dry_run:
             return json.dumps(data)
-        data["too_late"] = self.too_late
         prompts = ", ".join(
             [
                 PROMPT_JSON % (p.peer_mentor_id, p.scenario_id, p.activity_id, p.due_at.isoformat())
@@ -104,6 +96,19 @@ class DispatchSummary:
             ]
         )
         return f'{json.dumps(data)[:-1]}, "prompts": [{prompts}]}}'
+
+    def figures(self, *, dry_run: bool = False) -> dict[str, object]:
+        """Everything `as_dict` holds but a dry run's prompts."""
+        data: dict[str, object] = {
+            **self.counts(),
+            "deferred": dict(self.deferred),
+            "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None,
+        }
+        if self.misconfigured:
+            data["misconfigured"] = self.misconfigured
+        if dry_run:
+            data["too_late"] = self.too_late
+        return data
 
     def counts(self) -> dict[str, int]:
         """The counts a DispatchRun row stores, by its field names."""
