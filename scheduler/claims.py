@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
 from scheduler import policy
-from scheduler.bulk_sql import insert_ignoring_conflicts, update_rows
+from scheduler.bulk_sql import array_cursor, array_of, insert_ignoring_conflicts, update_rows
 from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import DuePrompt, describe, due_activities, lookback_of
 
@@ -37,6 +37,25 @@ class ClaimedPrompt:
     attempt: int  # this send's attempt number, set by Ledger.start_sending (0 until then)
     title: str
     body: str
+
+
+# What a run reads back of the rows it claimed: a ClaimedPrompt's fields, attempt aside.
+CLAIMED_COLUMNS = ("id", "peer_mentor_id", "scenario_id", "activity_id", "title", "body")
+
+
+def claimed_prompt(
+    pk: int, peer_mentor_id: int, scenario_id: int, activity_id: int, title: str, body: str
+) -> ClaimedPrompt:
+    return ClaimedPrompt(pk, peer_mentor_id, scenario_id, activity_id, 0, title, body)
+
+
+def in_batch_order(
+    batch: Sequence[DuePrompt], claimed: Iterable[ClaimedPrompt]
+) -> list[ClaimedPrompt]:
+    """The claimed prompts of the batch, oldest due first; any other row is left out."""
+    position = {(p.scenario_id, p.activity_id): i for i, p in enumerate(batch)}
+    mine = [c for c in claimed if (c.scenario_id, c.activity_id) in position]
+    return sorted(mine, key=lambda c: position[(c.scenario_id, c.activity_id)])
 
 
 def stale_cutoff(now: datetime) -> datetime:
@@ -81,23 +100,24 @@ class Ledger:
         self.capped = 0
 
     def claim(self, batch: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
+        """The batch's prompts this run holds now, in the batch's (oldest due first) order."""
         if not batch:
             return []
         new = [p for p in batch if p.history_id is None]
         reclaimable = [p.history_id for p in batch if p.history_id is not None]
-        if new:
-            self._insert(new, now)
+        inserted = self._insert(new, now) if new else []
         if reclaimable:
             self._take_over(reclaimable, now)
-        return self._owned(batch)
+        if reclaimable or not connection.features.can_return_rows_from_bulk_insert:
+            inserted = self._owned(batch)
+        return in_batch_order(batch, inserted)
 
-    def _insert(self, prompts: Sequence[DuePrompt], now: datetime) -> None:
+    def _insert(self, prompts: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
         if settings.MAX_PROMPTS_PER_MENTOR_PER_DAY:
             with transaction.atomic():
                 prompts = self._within_daily_cap(prompts, now)
-                self._insert_rows(prompts, now)
-        else:
-            self._insert_rows(prompts, now)
+                return self._insert_rows(prompts, now)
+        return self._insert_rows(prompts, now)
 
     def _within_daily_cap(self, prompts: Sequence[DuePrompt], now: datetime) -> list[DuePrompt]:
         """The prompts that still have a slot today, counted under a lock on their mentors.
@@ -132,7 +152,7 @@ class Ledger:
             within.append(prompt)
         return within
 
-    def _insert_rows(self, prompts: Sequence[DuePrompt], now: datetime) -> None:
+    def _insert_rows(self, prompts: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
         common = {
             "status": PromptStatus.PENDING,
             "created_at": now,
@@ -150,7 +170,9 @@ class Ledger:
             for p in prompts
         ]
         # A row another run inserted first is silently left to that run.
-        insert_ignoring_conflicts(PromptHistory, common, rows)
+        returning = CLAIMED_COLUMNS if connection.features.can_return_rows_from_bulk_insert else ()
+        inserted = insert_ignoring_conflicts(PromptHistory, common, rows, returning=returning)
+        return [claimed_prompt(*row) for row in inserted]
 
     def _take_over(self, history_ids: Sequence[int], now: datetime) -> None:
         with transaction.atomic():
@@ -169,20 +191,14 @@ class Ledger:
             )
 
     def _owned(self, batch: Sequence[DuePrompt]) -> list[ClaimedPrompt]:
-        """The batch's rows this run holds now, in the batch's (oldest due first) order."""
-        position = {(p.scenario_id, p.activity_id): i for i, p in enumerate(batch)}
+        """The batch's rows this run holds now and has not started sending."""
         rows = PromptHistory.objects.filter(
             run=self.run,
             status=PromptStatus.PENDING,
             sending_started_at__isnull=True,
             activity_id__in={p.activity_id for p in batch},
-        ).values_list("pk", "peer_mentor_id", "scenario_id", "activity_id", "title", "body")
-        owned = [
-            ClaimedPrompt(pk, mentor_id, scenario_id, activity_id, 0, title, body)
-            for pk, mentor_id, scenario_id, activity_id, title, body in rows
-            if (scenario_id, activity_id) in position
-        ]
-        return sorted(owned, key=lambda c: position[(c.scenario_id, c.activity_id)])
+        ).values_list(*CLAIMED_COLUMNS)
+        return [claimed_prompt(*row) for row in rows]
 
     def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> list[ClaimedPrompt]:
         """Compare-and-set just before the requests: the prompts this run may send now.
@@ -203,14 +219,21 @@ class Ledger:
         # Raw SQL because QuerySet.update() cannot return rows; at high
         # concurrency this statement runs for every few prompts.
         table = connection.ops.quote_name(PromptHistory._meta.db_table)
+        wave_params: list[Any]
+        if connection.vendor == "postgresql":  # see bulk_sql: one binary array
+            wave, wave_params = f"id = ANY({array_of(PromptHistory._meta.pk)})", [ids]
+            cursor = array_cursor()
+        else:
+            wave, wave_params = f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+            cursor = connection.cursor()
         sql = (
             f"UPDATE {table} SET sending_started_at = %s, attempts = attempts + 1 "
             f"WHERE {OWNED_BY_RUN} AND status = %s AND sending_started_at IS NULL "
-            f"AND id IN ({', '.join(['%s'] * len(ids))}) RETURNING id, attempts"
+            f"AND {wave} RETURNING id, attempts"
         )
         started = connection.ops.adapt_datetimefield_value(now)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [started, self.run.pk, PromptStatus.PENDING.value, *ids])
+        with cursor:
+            cursor.execute(sql, [started, self.run.pk, PromptStatus.PENDING.value, *wave_params])
             return dict(cursor.fetchall())
 
     def _mark_sending_and_read_back(self, ids: list[int], now: datetime) -> dict[int, int]:
