@@ -19,9 +19,14 @@ def rows_with(**fields: object) -> set[int]:
 
 
 def crash_mid_send(
-    push_service: LoopbackServer, folder: Path, **settings: object
+    push_service: LoopbackServer,
+    folder: Path,
+    *,
+    concurrency: int = CONCURRENCY,
+    batch: int = BATCH,
+    **settings: object,
 ) -> tuple[dict[str, str], set[int]]:
-    """Kill a run while CONCURRENCY requests hang; returns its env and the mentors in flight.
+    """Kill a run while `concurrency` requests hang; returns its env and the mentors in flight.
 
     The first answers come at once; after them the service hangs, so a fixed set
     of requests is in flight when the process dies. Afterwards it answers at once.
@@ -29,10 +34,10 @@ def crash_mid_send(
     push_service.script(SUPABASE_PATH, *[Answer(200, {"ok": True})] * ANSWERED_BEFORE_CRASH)
     push_service.always(SUPABASE_PATH, Answer(200, {"ok": True}, delay=60))
     env = child_env(
-        push_service, DISPATCH_CONCURRENCY=CONCURRENCY, DISPATCH_BATCH_SIZE=BATCH, **settings
+        push_service, DISPATCH_CONCURRENCY=concurrency, DISPATCH_BATCH_SIZE=batch, **settings
     )
     crashed = start_dispatch(env, folder, "crashed")
-    assert push_service.wait_for(ANSWERED_BEFORE_CRASH + CONCURRENCY, SUPABASE_PATH, timeout=30)
+    assert push_service.wait_for(ANSWERED_BEFORE_CRASH + concurrency, SUPABASE_PATH, timeout=30)
     assert wait_until(
         lambda: len(rows_with(status=PromptStatus.DISPATCHED)) == ANSWERED_BEFORE_CRASH
     )

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
@@ -60,6 +61,27 @@ def test_it_sends_a_dead_runs_claims_once_its_lease_expires(
     assert later.process.returncode == 0, later.stderr
     assert later.summary()["in_doubt"] == len(in_flight) == CONCURRENCY
     assert later.summary()["dispatched"] == PROMPTS - ANSWERED_BEFORE_CRASH - CONCURRENCY
+    assert rows_with(status=PromptStatus.FAILED, needs_review=True) == in_flight
+    assert_each_mentor_sent_once(push_service, seeded.mentor_ids)
+
+
+def test_it_sends_a_killed_runs_claims_from_a_run_45_seconds_later_with_the_defaults(
+    push_service: LoopbackServer, tmp_path: Path
+) -> None:
+    # The promise as the design states it, in real time: no setting shortened.
+    concurrency, batch = settings.DISPATCH_CONCURRENCY, settings.DISPATCH_BATCH_SIZE
+    seeded = seed_due_prompts(batch + 50)
+    env, in_flight = crash_mid_send(push_service, tmp_path, concurrency=concurrency, batch=batch)
+    killed_at = time.monotonic()
+    claimed_unstarted = rows_with(status=PromptStatus.PENDING, sending_started_at__isnull=True)
+    assert len(claimed_unstarted) == batch - ANSWERED_BEFORE_CRASH - concurrency
+
+    time.sleep(45 - (time.monotonic() - killed_at))
+    later = run_dispatch_process(env, tmp_path, "later")
+
+    assert later.process.returncode == 0, later.stderr
+    assert later.summary()["in_doubt"] == len(in_flight) == concurrency
+    assert later.summary()["dispatched"] == batch + 50 - ANSWERED_BEFORE_CRASH - concurrency
     assert rows_with(status=PromptStatus.FAILED, needs_review=True) == in_flight
     assert_each_mentor_sent_once(push_service, seeded.mentor_ids)
 
