@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from scheduler.bulk_sql import update_rows
 from scheduler.claims import ClaimedPrompt, Ledger
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
 from scheduler.rules import DuePrompt
@@ -123,3 +124,51 @@ def test_it_marks_only_the_rows_it_still_holds(
     row = PromptHistory.objects.get(pk=free.id)
     assert (row.sending_started_at, row.attempts) == (NOW + SECOND, 3)
     assert PromptHistory.objects.get(pk=taken.id).attempts == 0
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["returning", "read-back"])
+def test_it_claims_in_due_order_and_leaves_a_row_another_run_inserted_first(
+    returning: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = f.scenario()
+    mentors = [f.mentor() for _ in range(3)]
+    due = [
+        DuePrompt(
+            m.pk, s.pk, f.activity(m, occurred_at=NOW - timedelta(days=3)).pk, NOW + i * SECOND
+        )
+        for i, m in enumerate(mentors)
+    ]
+    other = Ledger(DispatchRun.objects.create(trigger="command"), {s.pk: s})
+    [first_elsewhere] = other.claim(due[1:2], NOW)
+    features = type(connection.features)
+    monkeypatch.setattr(features, "can_return_rows_from_bulk_insert", returning)
+    ledger = Ledger(DispatchRun.objects.create(trigger="command"), {s.pk: s})
+
+    claimed = ledger.claim(list(reversed(due)), NOW)
+
+    assert [c.activity_id for c in claimed] == [due[2].activity_id, due[0].activity_id]
+    assert {c.title for c in claimed} == {s.title}
+    assert PromptHistory.objects.get(pk=first_elsewhere.id).run == other.run
+
+
+def test_it_sets_a_column_on_only_the_rows_that_name_it_even_to_null() -> None:
+    ledger, claimed = claimed_wave(3)
+    started = ledger.start_sending(claimed, NOW)
+    PromptHistory.objects.update(next_attempt_at=NOW)
+    cleared, kept, also_kept = started
+
+    update_rows(
+        PromptHistory,
+        {
+            cleared.id: {"next_attempt_at": None, "last_error": "a"},
+            kept.id: {"last_error": "b"},
+            also_kept.id: {"last_error": "c"},
+        },
+        where="status = %s",
+        params=[PromptStatus.PENDING.value],
+    )
+
+    rows = dict(PromptHistory.objects.values_list("pk", "next_attempt_at"))
+    assert rows == {cleared.id: None, kept.id: NOW, also_kept.id: NOW}
+    errors = dict(PromptHistory.objects.values_list("pk", "last_error"))
+    assert errors == {cleared.id: "a", kept.id: "b", also_kept.id: "c"}
