@@ -18,12 +18,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models.constants import OnConflict
 
 
-def array_cursor() -> CursorWrapper:
+def default_connection() -> BaseDatabaseWrapper:
+    """The thread's default connection itself.
+
+    `django.db.connection` is a proxy that looks the thread's connection up on
+    every attribute; at a few hundred values per statement that lookup costs
+    more than converting the values, so each statement fetches it once.
+    """
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def array_cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
     """A PostgreSQL cursor that binds on the server, so `%b` sends a parameter in binary.
 
     It is the cursor Django uses with the `server_side_binding` option, wrapped
@@ -31,16 +42,16 @@ def array_cursor() -> CursorWrapper:
     """
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    connection.ensure_connection()
-    cursor: Any = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
-    if connection.queries_logged:
-        return connection.make_debug_cursor(cursor)
-    return connection.make_cursor(cursor)
+    db.ensure_connection()
+    cursor: Any = ServerBindingCursor(db.connection)  # type: ignore[call-arg]
+    if db.queries_logged:
+        return db.make_debug_cursor(cursor)
+    return db.make_cursor(cursor)
 
 
-def array_of(field: models.Field[Any, Any]) -> str:
+def array_of(field: models.Field[Any, Any], db: BaseDatabaseWrapper) -> str:
     """The placeholder of a binary array of the field's type, for `array_cursor`."""
-    return f"%b::{field.cast_db_type(connection)}[]"
+    return f"%b::{field.cast_db_type(db)}[]"
 
 
 def insert_ignoring_conflicts(
@@ -60,27 +71,25 @@ def insert_ignoring_conflicts(
     """
     if not rows:
         return []
+    db = default_connection()
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     varying = [f for f in fields if f.attname in rows[0]]
     fixed = [f for f in fields if f.attname not in rows[0]]
     fixed_values = [
-        f.get_db_prep_save(
-            common[f.attname] if f.attname in common else f.get_default(), connection
-        )
+        f.get_db_prep_save(common[f.attname] if f.attname in common else f.get_default(), db)
         for f in fixed
     ]
     suffix = f" RETURNING {', '.join(returning)}" if returning else ""
-    if connection.vendor == "postgresql":
-        return _insert_arrays(model, varying, fixed, fixed_values, rows, suffix)
-    db = connections[DEFAULT_DB_ALIAS]  # see _values_of
-    ops = connection.ops
-    columns = ", ".join(_column(f) for f in [*varying, *fixed])
+    if db.vendor == "postgresql":
+        return _insert_arrays(db, model, varying, fixed, fixed_values, rows, suffix)
+    ops = db.ops
+    columns = ", ".join(_column(f, db) for f in [*varying, *fixed])
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     start = ops.insert_statement(on_conflict=OnConflict.IGNORE)
     end = ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None) + suffix
     size = max(ops.bulk_batch_size(fields, rows), 1)
     inserted: list[tuple[Any, ...]] = []
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         for first in range(0, len(rows), size):
             chunk = rows[first : first + size]
             params: list[Any] = []
@@ -88,13 +97,14 @@ def insert_ignoring_conflicts(
                 params += [f.get_db_prep_save(row[f.attname], db) for f in varying]
                 params += fixed_values
             values = ", ".join([placeholders] * len(chunk))
-            cursor.execute(f"{start} {_table(model)} ({columns}) VALUES {values} {end}", params)
+            cursor.execute(f"{start} {_table(model, db)} ({columns}) VALUES {values} {end}", params)
             if returning:
                 inserted += cursor.fetchall()
     return inserted
 
 
 def _insert_arrays(
+    db: BaseDatabaseWrapper,
     model: type[models.Model],
     varying: Sequence[models.Field[Any, Any]],
     fixed: Sequence[models.Field[Any, Any]],
@@ -102,16 +112,16 @@ def _insert_arrays(
     rows: Sequence[Mapping[str, object]],
     suffix: str,
 ) -> list[tuple[Any, ...]]:
-    columns = ", ".join(_column(f) for f in [*varying, *fixed])
-    arrays = ", ".join(array_of(f) for f in varying)
-    scalars = "".join(f", %s::{f.cast_db_type(connection)}" for f in fixed)
-    params: list[Any] = [_values_of(f, (row[f.attname] for row in rows)) for f in varying]
+    columns = ", ".join(_column(f, db) for f in [*varying, *fixed])
+    arrays = ", ".join(array_of(f, db) for f in varying)
+    scalars = "".join(f", %s::{f.cast_db_type(db)}" for f in fixed)
+    params: list[Any] = [_values_of(f, (row[f.attname] for row in rows), db) for f in varying]
     sql = (
-        f"INSERT INTO {_table(model)} ({columns}) SELECT *{scalars} FROM unnest({arrays}) "
+        f"INSERT INTO {_table(model, db)} ({columns}) SELECT *{scalars} FROM unnest({arrays}) "
         f"ON CONFLICT DO NOTHING{suffix}"
     )
     statement_params: list[Any] = [*fixed_values, *params]
-    with array_cursor() as cursor:
+    with array_cursor(db) as cursor:
         cursor.execute(sql, statement_params)
         return cursor.fetchall() if suffix else []
 
@@ -132,6 +142,7 @@ def update_rows(
     """
     if not changes_by_id:
         return 0
+    db = default_connection()
     ids = list(changes_by_id)
     plain: list[str] = []
     plain_values: list[Any] = []
@@ -140,22 +151,22 @@ def update_rows(
         field = _field(model, name)
         distinct = set(by_row.values())
         if len(by_row) == len(ids) and len(distinct) == 1:
-            plain.append(f"{_column(field)} = %s")
-            plain_values.append(field.get_db_prep_save(distinct.pop(), connection))
+            plain.append(f"{_column(field, db)} = %s")
+            plain_values.append(field.get_db_prep_save(distinct.pop(), db))
         else:
             per_row[field] = by_row
     for name, value in (also or {}).items():
         field = _field(model, name)
-        plain.append(f"{_column(field)} = %s")
-        plain_values.append(field.get_db_prep_save(value, connection))
-    if connection.vendor == "postgresql":
-        sql, values = _update_arrays(model, ids, per_row, plain, where)
+        plain.append(f"{_column(field, db)} = %s")
+        plain_values.append(field.get_db_prep_save(value, db))
+    if db.vendor == "postgresql":
+        sql, values = _update_arrays(db, model, ids, per_row, plain, where)
         statement_params = [*plain_values, *values, *params]
-        cursor = array_cursor()
+        cursor = array_cursor(db)
     else:
-        sql, values = _update_cases(model, ids, per_row, plain, where)
+        sql, values = _update_cases(db, model, ids, per_row, plain, where)
         statement_params = [*values, *plain_values, *params, *ids]
-        cursor = connection.cursor()
+        cursor = db.cursor()
     with cursor:
         cursor.execute(sql, statement_params)
         rowcount: int = cursor.rowcount
@@ -163,6 +174,7 @@ def update_rows(
 
 
 def _update_cases(
+    db: BaseDatabaseWrapper,
     model: type[models.Model],
     ids: Sequence[int],
     per_row: Mapping[models.Field[Any, Any], Mapping[int, object]],
@@ -170,23 +182,24 @@ def _update_cases(
     where: str,
 ) -> tuple[str, list[Any]]:
     """A `CASE` on the primary key for each column that differs between rows."""
-    primary_key = _column(model._meta.pk)
+    primary_key = _column(model._meta.pk, db)
     assignments: list[str] = []
     values: list[Any] = []
     for field, by_row in per_row.items():
-        column = _column(field)
+        column = _column(field, db)
         whens = " ".join(["WHEN %s THEN %s"] * len(by_row))
         assignments.append(f"{column} = CASE {primary_key} {whens} ELSE {column} END")
         for pk, value in by_row.items():
-            values += [pk, field.get_db_prep_save(value, connection)]
+            values += [pk, field.get_db_prep_save(value, db)]
     sql = (
-        f"UPDATE {_table(model)} SET {', '.join([*assignments, *plain])} "
+        f"UPDATE {_table(model, db)} SET {', '.join([*assignments, *plain])} "
         f"WHERE ({where}) AND {primary_key} IN ({', '.join(['%s'] * len(ids))})"
     )
     return sql, values
 
 
 def _update_arrays(
+    db: BaseDatabaseWrapper,
     model: type[models.Model],
     ids: Sequence[int],
     per_row: Mapping[models.Field[Any, Any], Mapping[int, object]],
@@ -194,19 +207,19 @@ def _update_arrays(
     where: str,
 ) -> tuple[str, list[Any]]:
     """The rows' values joined in as arrays; `given_N` says which rows change column N."""
-    table = _table(model)
+    table = _table(model, db)
     primary_key = model._meta.pk
     assert primary_key is not None
-    arrays = [array_of(primary_key)]
+    arrays = [array_of(primary_key, db)]
     names = ["row_pk"]
     values: list[Any] = [list(ids)]
     assignments: list[str] = []
     for n, (field, by_row) in enumerate(per_row.items()):
-        column = _column(field)
-        arrays += [array_of(field), "%b::boolean[]"]
+        column = _column(field, db)
+        arrays += [array_of(field, db), "%b::boolean[]"]
         names += [f"value_{n}", f"given_{n}"]
         values += [
-            _values_of(field, (by_row.get(pk) for pk in ids)),
+            _values_of(field, (by_row.get(pk) for pk in ids), db),
             [pk in by_row for pk in ids],
         ]
         assignments.append(
@@ -215,21 +228,20 @@ def _update_arrays(
     sql = (
         f"UPDATE {table} SET {', '.join([*assignments, *plain])} "
         f"FROM unnest({', '.join(arrays)}) AS wave({', '.join(names)}) "
-        f"WHERE {table}.{_column(primary_key)} = row_pk AND ({where})"
+        f"WHERE {table}.{_column(primary_key, db)} = row_pk AND ({where})"
     )
     return sql, values
 
 
-def _values_of(field: models.Field[Any, Any], values: Iterable[object]) -> list[object]:
-    # The connection itself, not the `connection` proxy: looking it up per value
-    # costs more than converting the value.
-    db = connections[DEFAULT_DB_ALIAS]
+def _values_of(
+    field: models.Field[Any, Any], values: Iterable[object], db: BaseDatabaseWrapper
+) -> list[object]:
     prepare = field.get_db_prep_save
     return [None if v is None else prepare(v, db) for v in values]
 
 
-def _table(model: type[models.Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
+def _table(model: type[models.Model], db: BaseDatabaseWrapper) -> str:
+    return db.ops.quote_name(model._meta.db_table)
 
 
 def _columns(
@@ -249,6 +261,6 @@ def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     return field
 
 
-def _column(field: models.Field[Any, Any] | None) -> str:
+def _column(field: models.Field[Any, Any] | None, db: BaseDatabaseWrapper) -> str:
     assert field is not None and field.column, field
-    return connection.ops.quote_name(field.column)
+    return db.ops.quote_name(field.column)

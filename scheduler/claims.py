@@ -21,7 +21,13 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
 from scheduler import policy
-from scheduler.bulk_sql import array_cursor, array_of, insert_ignoring_conflicts, update_rows
+from scheduler.bulk_sql import (
+    array_cursor,
+    array_of,
+    default_connection,
+    insert_ignoring_conflicts,
+    update_rows,
+)
 from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import DuePrompt, describe, due_activities, lookback_of
 
@@ -218,20 +224,21 @@ class Ledger:
     def _mark_sending(self, ids: list[int], now: datetime) -> dict[int, int]:
         # Raw SQL because QuerySet.update() cannot return rows; at high
         # concurrency this statement runs for every few prompts.
-        table = connection.ops.quote_name(PromptHistory._meta.db_table)
+        db = default_connection()
+        table = db.ops.quote_name(PromptHistory._meta.db_table)
         wave_params: list[Any]
-        if connection.vendor == "postgresql":  # see bulk_sql: one binary array
-            wave, wave_params = f"id = ANY({array_of(PromptHistory._meta.pk)})", [ids]
-            cursor = array_cursor()
+        if db.vendor == "postgresql":  # see bulk_sql: one binary array
+            wave, wave_params = f"id = ANY({array_of(PromptHistory._meta.pk, db)})", [ids]
+            cursor = array_cursor(db)
         else:
             wave, wave_params = f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
-            cursor = connection.cursor()
+            cursor = db.cursor()
         sql = (
             f"UPDATE {table} SET sending_started_at = %s, attempts = attempts + 1 "
             f"WHERE {OWNED_BY_RUN} AND status = %s AND sending_started_at IS NULL "
             f"AND {wave} RETURNING id, attempts"
         )
-        started = connection.ops.adapt_datetimefield_value(now)
+        started = db.ops.adapt_datetimefield_value(now)
         with cursor:
             cursor.execute(sql, [started, self.run.pk, PromptStatus.PENDING.value, *wave_params])
             return dict(cursor.fetchall())
