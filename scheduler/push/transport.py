@@ -238,8 +238,6 @@ def read_body(
                 break
             chunks.append(chunk)
             size += len(chunk)
-            if raw.length_remaining == 0:  # all its Content-Length said: no read to find the end
-                break
     finally:
         response.close()
         if not isinstance(response, requests.Response):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from django.core.exceptions import ImproperlyConfigured
 
-from scheduler.push import Delivery, SendOutcome
+from scheduler.push import Delivery, SendOutcome, fcm
 from scheduler.push.fcm import BAD_REQUEST_TYPE, FcmBackend
 from scheduler.push.transport import ERROR_TEXT_LENGTH
 from tests.loopback import Answer, LoopbackServer
@@ -178,6 +179,22 @@ def test_it_reports_a_dead_token_as_permanent_and_invalid(
     assert outcome.delivery is Delivery.PERMANENT
     assert outcome.token_invalid
     assert expected_words in outcome.error
+
+
+def test_it_reads_a_compressed_error_body_to_its_end(firebase: LoopbackServer) -> None:
+    # Decoded, the body is far larger than one read; compressed, it is one packet.
+    padding = {"@type": "type.googleapis.com/google.rpc.DebugInfo", "detail": "x" * 30_000}
+    body = fcm_error(404, "", "Requested entity was not found.", padding)
+    body["error"]["details"].append({"@type": fcm.FCM_ERROR_TYPE, "errorCode": "UNREGISTERED"})
+    compressed = gzip.compress(json.dumps(body).encode())
+    answer = Answer(
+        404, compressed, {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
+
+    outcome = send_one(firebase, answer)
+
+    assert outcome.delivery is Delivery.PERMANENT
+    assert outcome.token_invalid
 
 
 def test_it_keeps_the_token_for_an_invalid_argument_about_something_else(
