@@ -7,14 +7,15 @@ come from the model's fields.
 
 On PostgreSQL the rows travel as one binary array per column (`unnest`),
 bound by the server: the statement's text stays the same from wave to wave,
-so the driver parses it once, and encoding an array in binary costs a
-fraction of quoting each value into the text (Django's default cursor binds
-on the client, which at a few hundred rows per statement was most of the
-loop's time).
+so psycopg converts its placeholders once and caches that, and encoding an
+array in binary costs a fraction of quoting each value into the text.
+Django's default cursor binds on the client, which at a few hundred rows
+per statement was most of the loop's time.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -51,7 +52,13 @@ def array_cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
 
 def array_of(field: models.Field[Any, Any], db: BaseDatabaseWrapper) -> str:
     """The placeholder of a binary array of the field's type, for `array_cursor`."""
-    return f"%b::{field.cast_db_type(db)}[]"
+    return f"%b::{_cast_type(field, db)}[]"
+
+
+def _cast_type(field: models.Field[Any, Any], db: BaseDatabaseWrapper) -> str:
+    # Without its length: a cast to varchar(n) would cut a long value short,
+    # where storing it in the column refuses it, as the ORM's insert would.
+    return re.sub(r"\(.*\)", "", field.cast_db_type(db) or "")
 
 
 def insert_ignoring_conflicts(
@@ -114,7 +121,7 @@ def _insert_arrays(
 ) -> list[tuple[Any, ...]]:
     columns = ", ".join(_column(f, db) for f in [*varying, *fixed])
     arrays = ", ".join(array_of(f, db) for f in varying)
-    scalars = "".join(f", %s::{f.cast_db_type(db)}" for f in fixed)
+    scalars = "".join(f", %s::{_cast_type(f, db)}" for f in fixed)
     params: list[Any] = [_values_of(f, (row[f.attname] for row in rows), db) for f in varying]
     sql = (
         f"INSERT INTO {_table(model, db)} ({columns}) SELECT *{scalars} FROM unnest({arrays}) "

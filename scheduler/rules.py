@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
 from django.db import connections
@@ -282,12 +282,13 @@ def due_prompts(
         scenario, now, with_deferred=True, reclaimable=reclaimable, too_late_within=too_late_within
     ).order_by("occurred_at", "pk")
     oldest_due = now - lookback_of(scenario) if too_late_within is not None else None
+    zone = connections[qs.db].timezone
     after = Q()
     while True:
         page = driver_rows(qs.filter(after).values_list(*columns)[:page_size])
         for activity_id, peer_mentor_id, occurred_at, *flags in page:
             history_id = flags.pop() if reclaimable is not None else None
-            due_at = as_utc(occurred_at) + delay
+            due_at = aware(occurred_at, zone) + delay
             held_by = None
             if oldest_due is not None and due_at < oldest_due:
                 held_by = TOO_LATE
@@ -297,7 +298,7 @@ def due_prompts(
             yield DuePrompt(peer_mentor_id, scenario.pk, activity_id, due_at, history_id, held_by)
         if len(page) < page_size:
             return
-        last_pk, last_at = page[-1][0], as_utc(page[-1][2])
+        last_pk, last_at = page[-1][0], aware(page[-1][2], zone)
         after = Q(occurred_at__gt=last_at) | Q(occurred_at=last_at, pk__gt=last_pk)
 
 
@@ -306,7 +307,7 @@ def driver_rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
 
     Django would pass every value through its converters; on SQLite that
     makes each datetime aware one call at a time, which costs a dry run over
-    a large history more than its queries. `as_utc` does that for the one
+    a large history more than its queries. `aware` does that for the one
     datetime the stream reads; flags stay 0/1 there, which `all()` reads alike.
     """
     sql, params = qs.query.sql_with_params()
@@ -315,6 +316,8 @@ def driver_rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def as_utc(value: datetime) -> datetime:
-    # SQLite's driver returns the stored UTC time without its zone; PostgreSQL's is aware.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def aware(value: datetime, zone: tzinfo | None) -> datetime:
+    # SQLite's driver returns the stored time without its zone (the connection's,
+    # UTC unless DATABASES sets TIME_ZONE); PostgreSQL's is aware already. No
+    # zone: USE_TZ is off and times stay naive, as Django would leave them.
+    return value if value.tzinfo is not None or zone is None else value.replace(tzinfo=zone)

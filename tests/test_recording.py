@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from scheduler.bulk_sql import update_rows
@@ -172,3 +172,17 @@ def test_it_sets_a_column_on_only_the_rows_that_name_it_even_to_null() -> None:
     assert rows == {cleared.id: None, kept.id: NOW, also_kept.id: NOW}
     errors = dict(PromptHistory.objects.values_list("pk", "last_error"))
     assert errors == {cleared.id: "a", kept.id: "b", also_kept.id: "c"}
+
+
+@pytest.mark.postgres
+def test_it_refuses_a_value_too_long_for_its_column_instead_of_cutting_it() -> None:
+    s = f.scenario()
+    m = f.mentor()
+    a = f.activity(m, occurred_at=NOW - timedelta(days=3))
+    ledger = Ledger(DispatchRun.objects.create(trigger="command"), {s.pk: s})
+    ledger._texts[s.pk]["title"] = "x" * 100  # the column holds 65
+
+    with pytest.raises(DataError), transaction.atomic():
+        ledger.claim([DuePrompt(m.pk, s.pk, a.pk, NOW)], NOW)
+
+    assert not PromptHistory.objects.exists()
