@@ -3,9 +3,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, RestrictedError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -178,18 +177,13 @@ class ActivityAdmin(ChapterScopedAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        activity = cast("Activity | None", self.get_object(request, object_id))
-        verdicts = verdicts_for(activity, request.user) if activity else []
-        extra = {"verdicts": verdicts, **(extra_context or {})}
+        activity = cast("Activity", self.get_object(request, object_id))
+        extra = {"verdicts": verdicts_for(activity, request.user), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
 
     def why_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The "why / why not" page of one activity."""
-        activity = cast("Activity | None", self.get_object(request, object_id))
-        if activity is None:
-            raise Http404
-        if not self.has_view_or_change_permission(request, activity):
-            raise PermissionDenied
+        activity = cast("Activity", self.viewable_object(request, object_id))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

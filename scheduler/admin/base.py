@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import ForeignKey, Model, QuerySet
 from django.forms import ModelChoiceField
 from django.http import Http404, HttpRequest
@@ -36,6 +37,13 @@ class ChapterScopedAdmin(admin.ModelAdmin):
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
             raise Http404
+        return obj
+
+    def viewable_object(self, request: HttpRequest, object_id: str) -> Model:
+        """The object of a custom page: 404 outside the user's chapters, 403 without view."""
+        obj = self.get_object(request, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
         return obj
 
     def formfield_for_foreignkey(

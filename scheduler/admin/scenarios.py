@@ -5,7 +5,7 @@ from typing import Any, cast
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -124,12 +124,8 @@ class ScenarioAdmin(ChapterScopedAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         scenario = (
-            cast("Scenario | None", self.get_object(request, object_id))
-            if object_id
-            else Scenario()
+            cast("Scenario", self.get_object(request, object_id)) if object_id else Scenario()
         )
-        if scenario is None:
-            raise Http404
         extra = {
             "describe_url": reverse("admin:scheduler_scenario_describe"),
             "sentence": explain.sentence(scenario),
@@ -156,11 +152,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """A described test activity's verdict, and a dry run on real data."""
-        scenario = cast("Scenario | None", self.get_object(request, object_id))
-        if scenario is None:
-            raise Http404
-        if not self.has_view_or_change_permission(request, scenario):
-            raise PermissionDenied
+        scenario = cast("Scenario", self.viewable_object(request, object_id))
         now = timezone.now()
         simulation_form = SimulationForm(
             request.GET if "sim-kind" in request.GET else None, scenario=scenario
