@@ -135,9 +135,7 @@ class ActivityAdmin(ChapterScopedAdmin):
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        activity = cast("Activity | None", self.get_object(request, object_id))
-        if activity is None:  # Django's own view says it does not exist
-            return super().delete_view(request, object_id, extra_context)
+        activity = cast("Activity", self.get_object(request, object_id))
         if has_prompts(activity) and super().has_delete_permission(request, activity):
             return self.refuse_delete(request, activity)
         try:

@@ -114,9 +114,8 @@ class PeerMentorAdmin(ChapterScopedAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        mentor = cast("PeerMentor | None", self.get_object(request, object_id))
-        # A missing mentor: Django's own change view says so.
-        recent = mentor.activities.order_by("-occurred_at")[:RECENT_ACTIVITIES] if mentor else []
+        mentor = cast("PeerMentor", self.get_object(request, object_id))
+        recent = mentor.activities.order_by("-occurred_at")[:RECENT_ACTIVITIES]
         extra = {"recent_activities": recent, **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
 
