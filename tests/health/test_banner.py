@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
@@ -45,13 +48,27 @@ def test_it_shows_no_banner_while_runs_succeed(root: User) -> None:
     assert 'id="scheduler-health-banner"' not in page(root)
 
 
+# Oslo is an hour ahead of UTC in winter.
+MIDDAY = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+AFTER_MIDNIGHT = datetime(2026, 11, 28, 23, 10, tzinfo=UTC)
+
+
 def test_it_says_since_when_the_scheduler_has_not_run(root: User) -> None:
-    run = finished_run(minutes_ago=40)
-    html = page(root, "/admin/scheduler/scenario/")
+    with time_machine.travel(MIDDAY, tick=True):
+        run = finished_run(minutes_ago=40)
+        html = page(root, "/admin/scheduler/scenario/")
     assert 'id="scheduler-health-banner"' in html
     assert "The scheduler has not run since" in html
     assert "manage.py qcluster" in html
     assert formats.time_format(timezone.localtime(run.finished_at), "H:i") in html
+
+
+def test_it_gives_the_date_too_when_the_last_run_was_on_an_earlier_day(root: User) -> None:
+    with time_machine.travel(AFTER_MIDNIGHT, tick=True):  # 00:10 in Oslo
+        run = finished_run(minutes_ago=40)
+        html = page(root, "/admin/scheduler/scenario/")
+    local = timezone.localtime(run.finished_at)
+    assert formats.date_format(local, "SHORT_DATETIME_FORMAT") in html
 
 
 def test_it_shows_the_latest_errors_first_line_to_superusers_only(root: User, kari: User) -> None:
