@@ -32,6 +32,27 @@ def memory_gb() -> float | None:
     return None
 
 
+def cpu_ticks() -> list[int] | None:
+    """The machine's CPU time so far by kind (Linux /proc/stat), or None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(n) for n in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_shares(before: list[int] | None, after: list[int] | None) -> dict[str, float] | None:
+    """How busy the machine's CPUs were between two `cpu_ticks`, and how much time
+    the hypervisor gave to other guests (steal): a run beside a noisy neighbour
+    shows it here rather than as a slower pipeline."""
+    if before is None or after is None:
+        return None
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent) or 1
+    idle = spent[3] + spent[4]  # idle, iowait
+    return {"busy": round(1 - idle / total, 3), "steal": round(spent[7] / total, 3)}
+
+
 def database_version() -> str:
     if connection.vendor == "sqlite":
         return f"SQLite {sqlite3.sqlite_version}"

@@ -78,11 +78,19 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 f">= {BOUND_FRACTION_TARGET:.0%} of the bound, history per prompt",
                 fraction,
                 fraction >= BOUND_FRACTION_TARGET and run["history_as_expected"],
-                f"{run['prompts_per_second']} of {run['bound_per_second']} prompts/s; "
+                f"{run['prompts_per_second']} of {run['bound_per_second']} prompts/s, "
+                f"median of runs at {spread(run)}; "
                 f"history {run['history_by_status']}, as expected: {run['history_as_expected']}",
             )
         )
     return found
+
+
+def spread(run: Mapping[str, Any]) -> str:
+    """Every repeated run's share of the bound, and the hypervisor's steal beside it."""
+    shares = ", ".join(f"{r['fraction_of_bound']:.0%}" for r in run["repeats"])
+    steals = [r["cpu"]["steal"] for r in run["repeats"] if r.get("cpu")]
+    return f"{shares}" + (f" (CPU steal up to {max(steals):.0%})" if steals else "")
 
 
 def mb(kb: float) -> str:
@@ -161,6 +169,7 @@ def format_report(results: Mapping[str, Any]) -> str:
             "prompts/s",
             "bound",
             "of bound",
+            "runs",
             "x send-then-save",
             "history ok",
         ]
@@ -173,6 +182,7 @@ def format_report(results: Mapping[str, Any]) -> str:
                 run["prompts_per_second"],
                 run["bound_per_second"],
                 f"{run['fraction_of_bound']:.0%}",
+                " ".join(f"{r['fraction_of_bound']:.0%}" for r in run["repeats"]),
                 run["vs_send_then_save"],
                 "yes" if run["history_as_expected"] else "NO",
             ]

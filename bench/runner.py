@@ -5,11 +5,13 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.db import connection
 from django.test import override_settings
@@ -17,7 +19,7 @@ from django.utils import timezone
 
 from bench import dataset, dispatch, dry_run, evaluation, floor, naive, report, rss
 from bench.latency_server import latency_server
-from bench.machine import describe_machine
+from bench.machine import cpu_shares, cpu_ticks, describe_machine
 from bench.send_then_save import send_then_save_loop
 
 Say = Callable[[str], None]
@@ -31,6 +33,7 @@ class Options:
     naive_sample: int = 2000
     repeat: int = 3
     dispatch_prompts: int = 10_000
+    dispatch_repeat: int = 3
     latency_ms: float = 50.0
     concurrencies: Sequence[int] = (16, 64)
     send_then_save_sample: int = 300
@@ -175,18 +178,9 @@ def measure_dispatch(options: Options, say: Say) -> dict[str, object]:
         say(f"[dispatch] send-then-save: {baseline['prompts_per_second']} prompts/s on {sample}")
         runs = []
         for concurrency in options.concurrencies:
-            figure = dispatch.pipeline_dispatch(url, concurrency, latency).as_dict()
-            figure["history_as_expected"] = (
-                figure["history_by_status"] == {k: v for k, v in expected.items() if v}
-                and figure["history_rows_of_run"] == prompts
-                and figure["server_requests"] == prompts
-            )
+            figure = median_dispatch(url, concurrency, latency, expected, options, say)
             figure["vs_send_then_save"] = round(
                 figure["prompts_per_second"] / max(baseline["prompts_per_second"], 1e-9), 1
-            )
-            say(
-                f"[dispatch] concurrency {concurrency}: {figure['prompts_per_second']} prompts/s "
-                f"({figure['fraction_of_bound']:.0%} of {figure['bound_per_second']})"
             )
             runs.append(figure)
     dispatch.forget_prompts()
@@ -196,4 +190,46 @@ def measure_dispatch(options: Options, say: Say) -> dict[str, object]:
         "expected_history": expected,
         "send_then_save": baseline,
         "runs": runs,
+    }
+
+
+def median_dispatch(
+    url: str,
+    concurrency: int,
+    latency: float,
+    expected: dict[str, int],
+    options: Options,
+    say: Say,
+) -> dict[str, Any]:
+    """The median of `dispatch_repeat` runs at one concurrency, with every run's figure.
+
+    On a shared two-core machine single runs at high concurrency differ by
+    several points; the median is what a run can be expected to reach, and
+    every run must leave the history as expected.
+    """
+    repeats = []
+    for attempt in range(1, options.dispatch_repeat + 1):
+        before = cpu_ticks()
+        figure = dispatch.pipeline_dispatch(url, concurrency, latency).as_dict()
+        figure["cpu"] = cpu_shares(before, cpu_ticks())
+        figure["history_as_expected"] = (
+            figure["history_by_status"] == {k: v for k, v in expected.items() if v}
+            and figure["history_rows_of_run"] == options.dispatch_prompts
+            and figure["server_requests"] == options.dispatch_prompts
+        )
+        say(
+            f"[dispatch] concurrency {concurrency}, run {attempt}: "
+            f"{figure['prompts_per_second']} prompts/s "
+            f"({figure['fraction_of_bound']:.0%} of {figure['bound_per_second']})"
+        )
+        repeats.append(figure)
+    median = statistics.median_low(r["fraction_of_bound"] for r in repeats)
+    chosen = next(r for r in repeats if r["fraction_of_bound"] == median)
+    return {
+        **chosen,
+        "history_as_expected": all(r["history_as_expected"] for r in repeats),
+        "repeats": [
+            {k: r[k] for k in ("seconds", "prompts_per_second", "fraction_of_bound", "cpu")}
+            for r in repeats
+        ],
     }

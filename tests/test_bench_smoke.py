@@ -51,6 +51,7 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--send-then-save-sample=10",
         "--dry-run-size=300",
         "--repeat=1",
+        "--dispatch-repeat=2",
         f"--json={out}",
     )
     assert done.returncode == 0, done.stderr
@@ -109,6 +110,9 @@ def test_it_dispatches_through_the_pipeline_with_a_history_row_per_prompt(
         assert run["history_rows_of_run"] == run["server_requests"] == PROMPTS
         assert run["history_by_status"]["failed"] == dispatch["expected_history"]["failed"] > 0
         assert 0 < run["prompts_per_second"] <= run["bound_per_second"] * 1.05
+        # Two runs each: the figure is the lower middle of the two, an actual run.
+        shares = [r["fraction_of_bound"] for r in run["repeats"]]
+        assert len(shares) == 2 and run["fraction_of_bound"] == min(shares)
     baseline = dispatch["send_then_save"]
     assert baseline["history_rows"] == baseline["prompts"] == 10
     assert 0 < baseline["prompts_per_second"] < dispatch["runs"][0]["prompts_per_second"]
@@ -170,3 +174,19 @@ def test_it_is_installed_only_with_debug_or_bench(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "Unknown command: 'bench_dispatch'" in done.stderr
+
+
+def test_it_refuses_fewer_than_one_dispatch_run(tmp_path: Path) -> None:
+    done = run_bench(tmp_path / "bench.sqlite3", "--sizes=10", "--dispatch-repeat=0")
+    assert done.returncode != 0
+    assert "--dispatch-repeat must be at least 1" in done.stderr
+
+
+def test_it_tells_the_machine_busy_share_and_the_steal_apart() -> None:
+    from bench.machine import cpu_shares
+
+    # user, nice, system, idle, iowait, irq, softirq, steal
+    before = [100, 0, 50, 800, 10, 0, 0, 40]
+    after = [200, 0, 100, 890, 20, 0, 0, 90]  # 100 user, 50 system, 100 idle, 50 steal
+    assert cpu_shares(before, after) == {"busy": 0.667, "steal": 0.167}
+    assert cpu_shares(None, after) is None

@@ -42,6 +42,12 @@ class Command(BaseCommand):
         parser.add_argument("--naive-sample", type=int, default=2000, metavar="ACTIVITIES")
         parser.add_argument("--repeat", type=int, default=3, help="Timed runs; the best counts.")
         parser.add_argument("--dispatch-prompts", type=int, default=10_000)
+        parser.add_argument(
+            "--dispatch-repeat",
+            type=int,
+            default=3,
+            help="Dispatch runs at each concurrency; the median counts.",
+        )
         parser.add_argument("--latency-ms", type=float, default=50.0)
         parser.add_argument("--concurrency", default="16,64")
         parser.add_argument(
@@ -74,6 +80,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["dispatch_repeat"] < 1:
+            raise CommandError("--dispatch-repeat must be at least 1.")
         bench_options = Options(
             sizes=int_list(options["sizes"]),
             scenarios=options["scenarios"],
@@ -81,6 +89,7 @@ class Command(BaseCommand):
             naive_sample=options["naive_sample"],
             repeat=options["repeat"],
             dispatch_prompts=options["dispatch_prompts"],
+            dispatch_repeat=options["dispatch_repeat"],
             latency_ms=options["latency_ms"],
             concurrencies=int_list(options["concurrency"]),
             send_then_save_sample=options["send_then_save_sample"],
