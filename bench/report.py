@@ -79,7 +79,7 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 fraction,
                 fraction >= BOUND_FRACTION_TARGET and run["history_as_expected"],
                 f"{run['prompts_per_second']} of {run['bound_per_second']} prompts/s, "
-                f"median of runs at {spread(run)}; "
+                f"median of the runs {spread(run)}; "
                 f"history {run['history_by_status']}, as expected: {run['history_as_expected']}",
             )
         )
