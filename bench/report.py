@@ -86,11 +86,15 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def shares(run: Mapping[str, Any]) -> list[str]:
+    """Each repeated run's share of the bound, in the order they ran."""
+    return [f"{r['fraction_of_bound']:.0%}" for r in run["repeats"]]
+
+
 def spread(run: Mapping[str, Any]) -> str:
     """Every repeated run's share of the bound, and the hypervisor's steal beside it."""
-    shares = ", ".join(f"{r['fraction_of_bound']:.0%}" for r in run["repeats"])
     steals = [r["cpu"]["steal"] for r in run["repeats"] if r.get("cpu")]
-    return f"{shares}" + (f" (CPU steal up to {max(steals):.0%})" if steals else "")
+    return ", ".join(shares(run)) + (f" (CPU steal up to {max(steals):.0%})" if steals else "")
 
 
 def mb(kb: float) -> str:
@@ -182,7 +186,7 @@ def format_report(results: Mapping[str, Any]) -> str:
                 run["prompts_per_second"],
                 run["bound_per_second"],
                 f"{run['fraction_of_bound']:.0%}",
-                " ".join(f"{r['fraction_of_bound']:.0%}" for r in run["repeats"]),
+                " ".join(shares(run)),
                 run["vs_send_then_save"],
                 "yes" if run["history_as_expected"] else "NO",
             ]
