@@ -11,7 +11,8 @@ from django.utils.module_loading import import_string
 
 from scheduler.push import BACKEND_ALIASES, backend_path
 
-# With 0 of any of these a run sends nothing, never retries, or never stops claiming.
+# With 0 of any of these a run sends nothing, never retries, never stops claiming,
+# or loses its lease before its first claim.
 WHOLE_NUMBERS_FROM_ONE = (
     "DISPATCH_CONCURRENCY",
     "DISPATCH_BATCH_SIZE",
@@ -19,6 +20,7 @@ WHOLE_NUMBERS_FROM_ONE = (
     "DISPATCH_RETRY_BASE_SECONDS",
     "DISPATCH_RETRY_MAX_SECONDS",
     "DISPATCH_STALE_CLAIM_SECONDS",
+    "DISPATCH_LEASE_SECONDS",
     "DISPATCH_RUN_DEADLINE_SECONDS",
     "DISPATCH_INTERVAL_MINUTES",
 )

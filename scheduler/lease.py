@@ -3,8 +3,10 @@
 Another run may take over the claims of a run whose lease has expired at
 once, instead of waiting out `DISPATCH_STALE_CLAIM_SECONDS`. Renewal runs on
 its own thread and connection, so slow sends or a busy interpreter do not
-hold it up. A run that cannot renew its lease stops claiming: past the
-expiry another run may already own what it would claim.
+hold it up. A renewal that fails is tried again soon on a fresh connection,
+so a dropped connection costs nothing; a run that cannot renew within its
+margin, or whose row is gone, stops claiming for good: past the expiry another
+run may already own what it would claim.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from enum import Enum
 from types import TracebackType
 
 from django.conf import settings
@@ -22,6 +25,12 @@ from django.utils import timezone
 from scheduler.models import DispatchRun
 
 logger = logging.getLogger(__name__)
+
+
+class Renewal(Enum):
+    RENEWED = "renewed"
+    FAILED = "failed"  # the database refused or went away: worth another try
+    ROW_GONE = "row gone"  # nothing left to renew
 
 
 def lease_expiry() -> timedelta:
@@ -34,7 +43,7 @@ class Lease:
         self.seconds = settings.DISPATCH_LEASE_SECONDS
         self._stopped = threading.Event()
         self._renewed_at = time.monotonic()
-        self._failed = False
+        self._lost = False
         self._thread = threading.Thread(target=self._keep_renewing, name="lease", daemon=True)
 
     def __enter__(self) -> Lease:
@@ -52,36 +61,52 @@ class Lease:
 
     @property
     def lost(self) -> bool:
-        """True once a renewal failed or the last one is older than the lease."""
+        """True once the last renewal is older than the lease's margin, or the row is gone.
+
+        Once lost, it stays lost: a renewal that lands late does not give back
+        claims another run may have taken over meanwhile.
+        """
         # A margin of a renewal interval: stop claiming before others may take over.
-        too_old = time.monotonic() - self._renewed_at > self.seconds - self.interval
-        return self._failed or too_old
+        if time.monotonic() - self._renewed_at > self.seconds - self.interval:
+            self._lost = True
+        return self._lost
 
     @property
     def interval(self) -> float:
         return self.seconds / 3
 
     def _keep_renewing(self) -> None:
+        wait = self.interval
         try:
-            while not self._stopped.wait(self.interval):
-                if not self._renew():
-                    self._failed = True
+            while not self._stopped.wait(wait) and not self.lost:
+                renewal = self._renew()
+                if renewal is Renewal.ROW_GONE:
+                    self._lost = True
                     return
+                # After a failure, try again soon: the margin allows a few attempts.
+                wait = self.interval if renewal is Renewal.RENEWED else self.interval / 4
+            if self.lost:
+                logger.error(
+                    "dispatch run %s could not renew its lease; it stops claiming", self.run_id
+                )
         finally:
             connection.close()  # this thread's own connection
 
-    def _renew(self) -> bool:
+    def _renew(self) -> Renewal:
         try:
             renewed = DispatchRun.objects.filter(pk=self.run_id).update(
                 lease_expires_at=timezone.now() + lease_expiry()
             )
         except Exception:
-            logger.exception(
-                "dispatch run %s could not renew its lease; it stops claiming", self.run_id
+            logger.warning(
+                "dispatch run %s could not renew its lease; trying again",
+                self.run_id,
+                exc_info=True,
             )
-            return False
+            connection.close()  # the next attempt opens a fresh connection
+            return Renewal.FAILED
         if renewed != 1:
             logger.error("dispatch run %s has lost its row; it stops claiming", self.run_id)
-            return False
+            return Renewal.ROW_GONE
         self._renewed_at = time.monotonic()
-        return True
+        return Renewal.RENEWED

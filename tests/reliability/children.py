@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from tests.loopback import LoopbackServer
 
@@ -118,3 +121,27 @@ def wait_until(condition: Any, timeout: float = 20.0, interval: float = 0.02) ->
             return True
         time.sleep(interval)
     return False
+
+
+@contextmanager
+def released_together(count: int) -> Iterator[None]:
+    """Runs started inside wait at their first write to the history, then all go on at once.
+
+    The history table stays locked until `count` children wait for it, so
+    their first statements meet instead of one run finishing before the next
+    has started.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE scheduler_prompthistory IN EXCLUSIVE MODE")
+        yield
+        assert wait_until(lambda: children_waiting_for_a_lock(cursor) == count, timeout=60)
+
+
+def children_waiting_for_a_lock(cursor: CursorWrapper) -> int:
+    # Inside a transaction PostgreSQL keeps showing its first view of the activity table.
+    cursor.execute("SELECT pg_stat_clear_snapshot()")
+    cursor.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+        [CHILD_APPLICATION_NAME],
+    )
+    return cursor.fetchone()[0]

@@ -6,19 +6,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
-from django.db.backends.utils import CursorWrapper
 
 from scheduler.models import PromptHistory, Scenario
 from tests import factories
 from tests.loopback import Answer, LoopbackServer
 from tests.reliability.children import (
-    CHILD_APPLICATION_NAME,
     SUPABASE_PATH,
     Child,
     child_env,
+    released_together,
     start_dispatch,
-    wait_until,
 )
 from tests.reliability.seeding import seed_due_prompts
 
@@ -27,16 +24,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 MENTORS = 30
 CAP = 2
 SCENARIOS = 4
-
-
-def waiting_children(cursor: CursorWrapper) -> int:
-    # Inside a transaction PostgreSQL keeps showing its first view of the activity table.
-    cursor.execute("SELECT pg_stat_clear_snapshot()")
-    cursor.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
-        [CHILD_APPLICATION_NAME],
-    )
-    return cursor.fetchone()[0]
 
 
 def test_it_gives_every_mentor_exactly_the_cap_when_scenario_runs_overlap(
@@ -51,14 +38,12 @@ def test_it_gives_every_mentor_exactly_the_cap_when_scenario_runs_overlap(
     # Staff run each scenario by hand while the schedule runs them all: five runs,
     # held at their first write to the history and let go at the same moment.
     scenario_ids = list(Scenario.objects.values_list("pk", flat=True))
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE scheduler_prompthistory IN EXCLUSIVE MODE")
+    with released_together(1 + len(scenario_ids)):
         runs: list[Child] = [start_dispatch(env, tmp_path, "all")]
         runs += [
             start_dispatch(env, tmp_path, f"scenario-{pk}", "--scenario", str(pk))
             for pk in scenario_ids
         ]
-        assert wait_until(lambda: waiting_children(cursor) == len(runs), timeout=60)
     for child in runs:
         assert child.wait() == 0, child.stderr
 

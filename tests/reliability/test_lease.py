@@ -15,6 +15,7 @@ from tests.reliability.children import (
     SUPABASE_PATH,
     Child,
     child_env,
+    released_together,
     run_dispatch_process,
     sends_per_mentor,
     start_dispatch,
@@ -93,7 +94,8 @@ def test_it_lets_only_one_of_several_recovering_runs_take_each_claim(
     env, in_flight = crash_with_a_lease(push_service, tmp_path)
 
     time.sleep(LEASE_SECONDS + 0.5)
-    runs: list[Child] = [start_dispatch(env, tmp_path, f"recover-{i}") for i in range(3)]
+    with released_together(3):
+        runs: list[Child] = [start_dispatch(env, tmp_path, f"recover-{i}") for i in range(3)]
     for child in runs:
         assert child.wait() == 0, child.stderr
 
@@ -104,21 +106,25 @@ def test_it_lets_only_one_of_several_recovering_runs_take_each_claim(
     assert_each_mentor_sent_once(push_service, seeded.mentor_ids)
 
 
-REFUSE_RENEWAL = """
-CREATE FUNCTION refuse_lease_renewal() RETURNS trigger AS $$
+# What the database does with a renewal: refuses it, or holds it far past the lease.
+RENEWAL_TRIGGER = """
+CREATE FUNCTION spoil_lease_renewal() RETURNS trigger AS $$
 BEGIN
     IF NEW.lease_expires_at > OLD.lease_expires_at THEN
-        RAISE EXCEPTION 'lease renewal refused';
+        %s;
     END IF;
     RETURN NEW;
 END $$ LANGUAGE plpgsql;
-CREATE TRIGGER refuse_lease_renewal BEFORE UPDATE ON scheduler_dispatchrun
-    FOR EACH ROW EXECUTE FUNCTION refuse_lease_renewal();
+CREATE TRIGGER spoil_lease_renewal BEFORE UPDATE ON scheduler_dispatchrun
+    FOR EACH ROW EXECUTE FUNCTION spoil_lease_renewal();
 """
+REFUSED = "RAISE EXCEPTION 'lease renewal refused'"
+HELD = "PERFORM pg_sleep(8)"
 
 
+@pytest.mark.parametrize("renewal", [REFUSED, HELD], ids=["refused", "held"])
 def test_it_stops_claiming_and_loses_nothing_when_its_lease_cannot_be_renewed(
-    push_service: LoopbackServer, tmp_path: Path
+    push_service: LoopbackServer, tmp_path: Path, renewal: str
 ) -> None:
     seeded = seed_due_prompts(PROMPTS)
     push_service.always(SUPABASE_PATH, Answer(200, {"ok": True}, delay=0.25))
@@ -126,17 +132,17 @@ def test_it_stops_claiming_and_loses_nothing_when_its_lease_cannot_be_renewed(
         push_service, DISPATCH_CONCURRENCY=2, DISPATCH_BATCH_SIZE=4, DISPATCH_LEASE_SECONDS=3
     )
     with connection.cursor() as cursor:
-        cursor.execute(REFUSE_RENEWAL)
+        cursor.execute(RENEWAL_TRIGGER % renewal)
     try:
-        refused = run_dispatch_process(env, tmp_path, "refused")
+        stopped = run_dispatch_process(env, tmp_path, "stopped")
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER refuse_lease_renewal ON scheduler_dispatchrun")
-            cursor.execute("DROP FUNCTION refuse_lease_renewal()")
+            cursor.execute("DROP TRIGGER spoil_lease_renewal ON scheduler_dispatchrun")
+            cursor.execute("DROP FUNCTION spoil_lease_renewal()")
 
-    assert refused.process.returncode == 0, refused.stderr
-    sent = refused.summary()["dispatched"]
-    assert 0 < sent < PROMPTS, "the run should stop claiming soon after its first renewal"
+    assert stopped.process.returncode == 0, stopped.stderr
+    sent = stopped.summary()["dispatched"]
+    assert 0 < sent < PROMPTS, "the run should stop claiming within its lease"
     assert "lease" in DispatchRun.objects.get().error
     # Every request made is recorded; nothing is left claimed or in doubt.
     assert len(rows_with(status=PromptStatus.DISPATCHED)) == sent == len(push_service.requests)
