@@ -71,8 +71,11 @@ def stale_cutoff(now: datetime) -> datetime:
 def reclaimable_q(now: datetime) -> Q:
     """Rows a run may take over: due retries and claims a dead run never started.
 
-    A run is dead once its lease has expired; a run whose lease the database
-    never recorded is taken for dead after `DISPATCH_STALE_CLAIM_SECONDS`.
+    A run is dead once its lease has expired. Any claim older than
+    `DISPATCH_STALE_CLAIM_SECONDS` is taken over as well: the fallback for a run
+    whose lease the database lost track of, or one wedged while its lease
+    thread still renews. `claimed_at` is the run's start, so that setting must
+    stay above the longest a run lives (its deadline and a request's).
     """
     unstarted = Q(status=PromptStatus.PENDING, sending_started_at__isnull=True)
     return Q(status=PromptStatus.RETRY, next_attempt_at__lte=now) | (
