@@ -4,68 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from scheduler.lease import Lease
 from scheduler.models import DispatchRun
+from tests.lease_triggers import allow_renewals, renewals_spoiled
 from tests.reliability.children import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Every third of a 3 s lease it is renewed; it is lost 2 s after the last renewal.
 LEASE_SECONDS = 3
-
-REFUSE_RENEWAL = {
-    "postgresql": [
-        """CREATE FUNCTION refuse_lease_renewal() RETURNS trigger AS $$
-        BEGIN
-            IF NEW.lease_expires_at > OLD.lease_expires_at THEN
-                RAISE EXCEPTION 'lease renewal refused';
-            END IF;
-            RETURN NEW;
-        END $$ LANGUAGE plpgsql""",
-        """CREATE TRIGGER refuse_lease_renewal BEFORE UPDATE ON scheduler_dispatchrun
-        FOR EACH ROW EXECUTE FUNCTION refuse_lease_renewal()""",
-    ],
-    "sqlite": [
-        """CREATE TRIGGER refuse_lease_renewal BEFORE UPDATE ON scheduler_dispatchrun
-        WHEN NEW.lease_expires_at > OLD.lease_expires_at
-        BEGIN SELECT RAISE(ABORT, 'lease renewal refused'); END""",
-    ],
-}
-ALLOW_RENEWAL = {
-    "postgresql": [
-        "DROP TRIGGER IF EXISTS refuse_lease_renewal ON scheduler_dispatchrun",
-        "DROP FUNCTION IF EXISTS refuse_lease_renewal()",
-    ],
-    "sqlite": ["DROP TRIGGER IF EXISTS refuse_lease_renewal"],
-}
-
-
-def execute(statements: list[str]) -> None:
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-
-
-def allow_renewal() -> None:
-    execute(ALLOW_RENEWAL[connection.vendor])
-
-
-@contextmanager
-def renewals_refused() -> Iterator[None]:
-    """The database refuses to move any run's lease forward until `allow_renewal()`."""
-    execute(REFUSE_RENEWAL[connection.vendor])
-    try:
-        yield
-    finally:
-        allow_renewal()
 
 
 @pytest.fixture
@@ -98,9 +50,9 @@ def test_it_tries_again_after_a_failed_renewal_and_keeps_the_lease(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="scheduler.lease")
     first_expiry = lease_expiry_of(run)
-    with renewals_refused(), Lease(run) as lease:
+    with renewals_spoiled(), Lease(run) as lease:
         assert wait_until(lambda: refusals(caplog) >= 1, timeout=5)
-        allow_renewal()  # the connection comes back well within the margin
+        allow_renewals()  # the connection comes back well within the margin
         assert wait_until(lambda: lease_expiry_of(run) != first_expiry, timeout=5)
         assert not lease.lost
 
@@ -110,10 +62,10 @@ def test_it_is_lost_for_good_when_renewals_fail_past_its_margin(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="scheduler.lease")
     started = time.monotonic()
-    with renewals_refused(), Lease(run) as lease:
+    with renewals_spoiled(), Lease(run) as lease:
         assert wait_until(lambda: lease.lost, timeout=10)
         lost_after = time.monotonic() - started
-        allow_renewal()
+        allow_renewals()
         time.sleep(LEASE_SECONDS / 2)  # a renewal now would land too late
         assert lease.lost
 

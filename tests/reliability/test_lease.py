@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
+from tests.lease_triggers import HOLD, REFUSE, renewals_spoiled
 from tests.loopback import Answer, LoopbackServer
 from tests.reliability.children import (
     SUPABASE_PATH,
@@ -106,23 +106,7 @@ def test_it_lets_only_one_of_several_recovering_runs_take_each_claim(
     assert_each_mentor_sent_once(push_service, seeded.mentor_ids)
 
 
-# What the database does with a renewal: refuses it, or holds it far past the lease.
-RENEWAL_TRIGGER = """
-CREATE FUNCTION spoil_lease_renewal() RETURNS trigger AS $$
-BEGIN
-    IF NEW.lease_expires_at > OLD.lease_expires_at THEN
-        %s;
-    END IF;
-    RETURN NEW;
-END $$ LANGUAGE plpgsql;
-CREATE TRIGGER spoil_lease_renewal BEFORE UPDATE ON scheduler_dispatchrun
-    FOR EACH ROW EXECUTE FUNCTION spoil_lease_renewal();
-"""
-REFUSED = "RAISE EXCEPTION 'lease renewal refused'"
-HELD = "PERFORM pg_sleep(8)"
-
-
-@pytest.mark.parametrize("renewal", [REFUSED, HELD], ids=["refused", "held"])
+@pytest.mark.parametrize("renewal", [REFUSE, HOLD], ids=["refused", "held"])
 def test_it_stops_claiming_and_loses_nothing_when_its_lease_cannot_be_renewed(
     push_service: LoopbackServer, tmp_path: Path, renewal: str
 ) -> None:
@@ -131,14 +115,8 @@ def test_it_stops_claiming_and_loses_nothing_when_its_lease_cannot_be_renewed(
     env = child_env(
         push_service, DISPATCH_CONCURRENCY=2, DISPATCH_BATCH_SIZE=4, DISPATCH_LEASE_SECONDS=3
     )
-    with connection.cursor() as cursor:
-        cursor.execute(RENEWAL_TRIGGER % renewal)
-    try:
+    with renewals_spoiled(renewal):
         stopped = run_dispatch_process(env, tmp_path, "stopped")
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER spoil_lease_renewal ON scheduler_dispatchrun")
-            cursor.execute("DROP FUNCTION spoil_lease_renewal()")
 
     assert stopped.process.returncode == 0, stopped.stderr
     sent = stopped.summary()["dispatched"]
