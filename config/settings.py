@@ -44,6 +44,8 @@ if DEBUG or BENCH:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Errors under /api/ are JSON, also those rendered outside the API's own handlers.
+    "scheduler.api.errors.JsonErrorsUnderApi",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

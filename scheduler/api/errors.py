@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
@@ -14,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 # Where pydantic puts a field, before its name.
 LOCATIONS = {"body", "path", "query", "payload", "data"}
+API_PREFIX = "/api/"
+DETAILS = {404: "Not found.", 405: "Method not allowed."}
 
 
 # The handlers take `exc: Any`: django-ninja's stub types it as the exception or its class.
@@ -67,3 +70,29 @@ def unknown_route(request: HttpRequest, rest: str = "") -> HttpResponse:
 
 def json_error(request: HttpRequest, detail: object, status: int) -> HttpResponse:
     return JsonResponse({"detail": detail}, status=status)
+
+
+class JsonErrorsUnderApi:
+    """Under /api/, an error page that Django or django-ninja renders outside the
+    API's handlers (the 404 of the API root, a 405 for a method a route lacks)
+    becomes `{"detail": ...}` like every other answer; its headers (`Allow`) stay."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if not request.path.startswith(API_PREFIX) or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        return as_json(request, response)
+
+
+def as_json(request: HttpRequest, page: HttpResponseBase) -> HttpResponse:
+    detail = DETAILS.get(page.status_code, f"{page.reason_phrase}.")
+    response = json_error(request, detail, page.status_code)
+    for header, value in page.items():
+        if header.lower() not in ("content-type", "content-length"):
+            response[header] = value
+    return response

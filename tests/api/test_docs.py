@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 
 
@@ -24,7 +25,18 @@ def test_it_serves_interactive_docs() -> None:
     assert b"openapi.json" in response.content
 
 
-def test_it_answers_json_for_an_unknown_api_path() -> None:
-    response = Client().get("/api/v1/nothing-here")
+@pytest.mark.parametrize(
+    "path", ["/api/v1/", "/api/v1", "/api/", "/api/v1/nothing-here", "/api/v2/devices"]
+)
+def test_it_answers_json_for_an_unknown_api_path(path: str) -> None:
+    response = Client().get(path)
     assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "Not found."}
+
+
+def test_it_answers_json_for_a_method_a_route_lacks() -> None:
+    response = Client().put("/api/v1/devices")
+    assert response.status_code == 405
+    assert response.json() == {"detail": "Method not allowed."}
+    assert response["Allow"] == "POST"
