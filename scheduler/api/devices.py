@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -9,6 +11,8 @@ from ninja import Router, Status
 
 from scheduler.api.schemas import DeviceIn, DeviceOut, UnregisterIn
 from scheduler.models import DeviceToken, PeerMentor
+
+logger = logging.getLogger(__name__)
 
 router = Router(tags=["devices"])
 
@@ -29,6 +33,8 @@ def register_device(request: HttpRequest, payload: DeviceIn) -> Status[DeviceTok
         pass  # the token is known: it moves to the caller and is active again
     with transaction.atomic():
         device = DeviceToken.objects.select_for_update().get(token=payload.token)
+        if device.peer_mentor_id != mentor.pk:
+            log_move(device, mentor)
         device.peer_mentor = mentor
         device.platform = payload.platform
         device.is_active = True
@@ -46,3 +52,14 @@ def unregister_device(request: HttpRequest, payload: UnregisterIn) -> HttpRespon
         is_active=False, deactivated_at=timezone.now(), deactivation_reason=UNREGISTERED
     )
     return HttpResponse(status=204)
+
+
+def log_move(device: DeviceToken, mentor: PeerMentor) -> None:
+    # A phone that changes hands is expected; a token collected from another
+    # mentor's phone moves the same way, so each move leaves a trace (never the token).
+    logger.warning(
+        "device token %s moved from peer mentor %s to peer mentor %s",
+        device.pk,
+        device.peer_mentor_id,
+        mentor.pk,
+    )

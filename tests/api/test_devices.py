@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from scheduler.api.devices import UNREGISTERED
@@ -112,3 +114,26 @@ def test_it_refuses_a_malformed_token_to_unregister(app: App) -> None:
     response = app.post("/devices/unregister", {"token": "x" * (DEVICE_TOKEN_MAX_LENGTH + 1)})
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "token"
+
+
+def test_it_logs_a_move_with_both_mentors_and_never_the_token(
+    app: App, other_app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    other_app.post("/devices", {"token": TOKEN, "platform": "android"})
+    with caplog.at_level(logging.INFO, logger="scheduler.api.devices"):
+        app.post("/devices", {"token": TOKEN, "platform": "android"})
+    moves = [r for r in caplog.records if r.name == "scheduler.api.devices"]
+    assert [r.levelno for r in moves] == [logging.WARNING]
+    message = moves[0].getMessage()
+    assert f"from peer mentor {other_app.mentor.pk} to peer mentor {app.mentor.pk}" in message
+    assert TOKEN not in caplog.text
+    assert TOKEN[:20] not in caplog.text
+
+
+def test_it_logs_no_move_when_the_caller_refreshes_their_own_token(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.post("/devices", {"token": TOKEN, "platform": "android"})
+    with caplog.at_level(logging.INFO, logger="scheduler.api.devices"):
+        assert app.post("/devices", {"token": TOKEN, "platform": "android"}).status_code == 200
+    assert not [r for r in caplog.records if r.name == "scheduler.api.devices"]
