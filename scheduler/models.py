@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import (
@@ -23,6 +25,12 @@ LOOKBACK_DAYS_MAX = 60
 # unique index within PostgreSQL's b-tree row limit (about 2,700 bytes), which
 # is why a token must also be plain ASCII: one byte a character.
 DEVICE_TOKEN_MAX_LENGTH = 2048
+# An activity happened in these years (UTC, the end excluded); a CHECK constraint
+# holds every writer to them. Outside, a time may have no local time (the last
+# hours of 9999) or not be readable at all (a year BC on PostgreSQL).
+OCCURRED_AT_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+OCCURRED_AT_END = datetime(2100, 1, 1, tzinfo=UTC)
+OCCURRED_AT_OUT_OF_RANGE = _("Give a time in the years 2000 to 2099.")
 
 
 class Chapter(models.Model):
@@ -181,6 +189,13 @@ class Activity(models.Model):
             models.UniqueConstraint(
                 fields=["peer_mentor", "client_id"], name="activity_unique_client_id"
             ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    occurred_at__gte=OCCURRED_AT_EARLIEST, occurred_at__lt=OCCURRED_AT_END
+                ),
+                name="activity_occurred_at_bounds",
+                violation_error_message=OCCURRED_AT_OUT_OF_RANGE,
+            ),
         ]
         indexes = [
             # Evaluation: trigger kind within a time window.
@@ -201,6 +216,13 @@ class Activity(models.Model):
     def clean(self) -> None:
         super().clean()
         require_time_zone(self, "occurred_at")
+        if self.occurred_at is not None and not occurred_at_in_range(self.occurred_at):
+            raise ValidationError({"occurred_at": OCCURRED_AT_OUT_OF_RANGE})
+
+
+def occurred_at_in_range(moment: datetime) -> bool:
+    """Whether an aware time lies within the years the database accepts."""
+    return OCCURRED_AT_EARLIEST <= moment < OCCURRED_AT_END
 
 
 class Scenario(models.Model):

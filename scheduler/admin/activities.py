@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet, RestrictedError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -14,7 +16,7 @@ from django.utils.translation import ngettext
 
 from scheduler import access, explain
 from scheduler.admin.base import ChapterScopedAdmin
-from scheduler.models import Activity, Scenario
+from scheduler.models import OCCURRED_AT_EARLIEST, OCCURRED_AT_END, Activity, Scenario
 
 CANNOT_DELETE = _(
     "An activity with prompt history cannot be deleted. Withdraw it instead with the "
@@ -53,7 +55,7 @@ class SourceFilter(admin.SimpleListFilter):
 class ActivityAdmin(ChapterScopedAdmin):
     chapter_path = "peer_mentor__chapter"
     list_display = [
-        "occurred_at",
+        "occurred",
         "kind",
         "peer_mentor",
         "wellbeing_concern",
@@ -84,6 +86,11 @@ class ActivityAdmin(ChapterScopedAdmin):
     # The app owns client_id (its retries find the row by it); withdrawing is the action's job.
     readonly_fields = ["client_id", "withdrawn_at"]
     actions = ["withdraw"]
+
+    @admin.display(description=_("occurred at"), ordering="occurred_at")
+    def occurred(self, activity: Activity) -> str:
+        # Not the admin's own formatting: it fails for a time with no local date.
+        return explain.when(activity.occurred_at)
 
     @admin.display(description=_("logged in the app"), boolean=True)
     def logged_in_app(self, activity: Activity) -> bool:
@@ -144,6 +151,14 @@ class ActivityAdmin(ChapterScopedAdmin):
             # A run claimed a prompt for it between the confirmation page and the POST.
             return self.refuse_delete(request, activity)
 
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        # Django's drill-down into the year 9999 computes the year 10000 and fails;
+        # no activity lies outside the constraint's years anyway.
+        year = request.GET.get(f"{self.date_hierarchy}__year")
+        if year is not None and not drill_down_year_in_range(year):
+            raise IncorrectLookupParameters(year)
+        return super().get_changelist_instance(request)
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -193,6 +208,12 @@ class ActivityAdmin(ChapterScopedAdmin):
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/scheduler/activity/why.html", context)
+
+
+def drill_down_year_in_range(year: str) -> bool:
+    # A year wider on each side: the bounds are UTC, the drill-down local years.
+    first, last = OCCURRED_AT_EARLIEST.year - 1, OCCURRED_AT_END.year
+    return year.isdigit() and first <= int(year) <= last
 
 
 def has_prompts(activity: Activity) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -16,6 +16,11 @@ from scheduler.models import DEVICE_TOKEN_MAX_LENGTH, Activity, ActivityKind, De
 
 # A phone's clock may run a little fast; an activity later than this is a mistake.
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
+# No scenario looks back more than 90 days; an activity older than a year is a typo.
+MAX_AGE = timedelta(days=365)
+# The widest offsets in use (Kiribati +14:00, Baker Island -12:00); PostgreSQL
+# refuses anything past ±15:59 with an error rather than a clear answer.
+MAX_UTC_OFFSET = timedelta(hours=14)
 CONTACT_REF_MAX_LENGTH = Activity._meta.get_field("contact_ref").max_length
 NOTES_MAX_LENGTH = 4000
 # Control characters (and lone surrogates, which no database stores) are refused;
@@ -46,12 +51,20 @@ def iso_8601_text(value: object) -> object:
     return value
 
 
-def aware_and_not_future(value: datetime) -> datetime:
-    if timezone.is_naive(value):
+def recent_utc_time(value: datetime) -> datetime:
+    """An aware time within the last year (and at most minutes ahead), in UTC."""
+    offset = value.utcoffset()
+    if offset is None:
         raise ValueError("must include a UTC offset, e.g. 2026-05-01T14:30:00+02:00")
-    if value > timezone.now() + MAX_CLOCK_AHEAD:
+    if abs(offset) > MAX_UTC_OFFSET:
+        raise ValueError("must have a UTC offset between -14:00 and +14:00")
+    now = timezone.now()
+    if value > now + MAX_CLOCK_AHEAD:
         raise ValueError("must not be in the future")
-    return value
+    if value < now - MAX_AGE:
+        raise ValueError("must not be more than a year in the past")
+    # Checked first: a far-off time with an offset may have no UTC equivalent.
+    return value.astimezone(UTC)
 
 
 def device_token(value: str) -> str:
@@ -69,9 +82,7 @@ ContactRef = Annotated[
     AfterValidator(not_blank),
 ]
 Notes = Annotated[str, Field(max_length=NOTES_MAX_LENGTH), printable(NOTES_ALLOWED_CONTROLS)]
-OccurredAt = Annotated[
-    datetime, BeforeValidator(iso_8601_text), AfterValidator(aware_and_not_future)
-]
+OccurredAt = Annotated[datetime, BeforeValidator(iso_8601_text), AfterValidator(recent_utc_time)]
 Token = Annotated[str, Field(max_length=DEVICE_TOKEN_MAX_LENGTH), AfterValidator(device_token)]
 
 

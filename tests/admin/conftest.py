@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.db import connection
 from django.test import Client
 from django.utils import translation
 
@@ -71,3 +73,21 @@ def superuser_client(db: None) -> Client:
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def outside_the_bounds(db: None) -> Iterator[None]:
+    """Lets a test write activities the bounds constraint refuses, as in a database
+    written before it, to show that the pages survive them all the same."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Inside the test's transaction: its rollback brings the constraint back.
+            cursor.execute(
+                "ALTER TABLE scheduler_activity DROP CONSTRAINT activity_occurred_at_bounds"
+            )
+        else:
+            cursor.execute("PRAGMA ignore_check_constraints = ON")
+    yield
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA ignore_check_constraints = OFF")

@@ -1,4 +1,7 @@
-"""Rows saved without validation, and dates at the end of the calendar, keep every page working."""
+"""Rows saved without validation, and dates at the end of the calendar, keep every page working.
+
+The end of the calendar is outside the years an activity may have (a CHECK
+constraint); those tests lift the constraint, as a database written before it."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from tests import factories
 from tests.admin.conftest import World
 
 FAR_FUTURE = datetime(9999, 12, 31, 12, 0, tzinfo=UTC)
+# Oslo is ahead of UTC: from 23:00 these moments have no local time at all.
+LAST_HOUR = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
 LAST_SECOND = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 CLIENTS = ["superuser_client", "coordinator_client"]
 
@@ -25,7 +30,7 @@ def bogus(world: World) -> Scenario:
 
 
 @pytest.fixture
-def far_future(world: World) -> Activity:
+def far_future(world: World, outside_the_bounds: None) -> Activity:
     factories.scenario(chapter=world.home, delay_days=3)
     return factories.activity(factories.mentor(world.home), occurred_at=FAR_FUTURE)
 
@@ -90,9 +95,8 @@ def test_it_explains_an_activity_at_the_end_of_the_calendar(
 
 
 def test_it_explains_an_activity_in_the_last_second_of_the_calendar(
-    client: Client, world: World
+    client: Client, world: World, outside_the_bounds: None
 ) -> None:
-    # Oslo is ahead of UTC: this moment has no local time at all.
     factories.scenario(chapter=world.home, delay_days=0)
     activity = factories.activity(factories.mentor(world.home), occurred_at=LAST_SECOND)
     assert "Dec. 31, 9999" in page(client, "activity_why", activity.pk)
@@ -106,3 +110,23 @@ def test_it_refuses_a_test_activity_at_the_end_of_the_calendar(
     html = page(client, "scenario_preview", scenario.pk, **query, **{"sim-occurred_at_1": "10:00"})
     assert "too far in the future" in html
     assert 'id="simulation-result"' not in html
+
+
+@pytest.mark.parametrize("moment", [LAST_HOUR, LAST_SECOND])
+def test_it_lists_activities_in_the_last_hour_of_the_calendar(
+    client: Client, world: World, outside_the_bounds: None, moment: datetime
+) -> None:
+    mentor = factories.mentor(world.home)
+    factories.activity(mentor, occurred_at=moment)
+    factories.activity(mentor, days_ago=1)
+    assert "Dec. 31, 9999" in page(client, "activity_changelist")
+    assert "Dec. 31, 9999" in page(client, "peermentor_change", mentor.pk)
+
+
+@pytest.mark.parametrize("query", [{"occurred_at__year": "9999"}, {"occurred_at__year": "0"}])
+def test_it_refuses_a_drill_down_past_the_calendar(
+    client: Client, far_future: Activity, query: dict[str, str]
+) -> None:
+    response = client.get(reverse("admin:scheduler_activity_changelist"), query)
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
