@@ -160,8 +160,29 @@ SUPABASE_FUNCTION_NAME = env.str("SUPABASE_FUNCTION_NAME", default="dispatch-sce
 # the legacy shared secret (HS256) is accepted only when it is given here.
 SUPABASE_JWT_SECRET = env.str("SUPABASE_JWT_SECRET", default="")
 SUPABASE_JWKS_CACHE_SECONDS = env.int("SUPABASE_JWKS_CACHE_SECONDS", default=600)
-# Requests per mentor, counted in the default cache (per process with locmem).
+# Requests per mentor, and requests that fail to authenticate per client address.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="120/m")
+API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="30/m")
+# Where both are counted: per process by default; dbcache:// (or redis://) shares
+# the counts between every web process and machine.
+API_THROTTLE_CACHE_URL = env.str("API_THROTTLE_CACHE_URL", default="locmemcache://api-throttle")
+
+
+def _throttle_cache(url: str) -> dict:
+    config = environ.Env.cache_url_config(url)
+    if config["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+        # Django's incr may lose counts between processes; this one locks the row.
+        config["BACKEND"] = "scheduler.api.shared_cache.DatabaseCache"
+        # Django culls a third of the counters past 300 keys; expired ones go first.
+        config.setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 5000)
+    return config
+
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # `migrate` creates a database cache's table (scheduler.apps).
+    "api-throttle": _throttle_cache(API_THROTTLE_CACHE_URL),
+}
 
 FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")
 FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")

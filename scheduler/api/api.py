@@ -7,10 +7,12 @@ from django.core.exceptions import ImproperlyConfigured
 from ninja import NinjaAPI
 
 from scheduler.api import activities, devices, errors, prompts
-from scheduler.api.caller import MentorBearer, MentorRateThrottle, parse_rate
+from scheduler.api.caller import MentorBearer
+from scheduler.api.throttle import MentorRateThrottle, parse_rate
 
 try:
     parse_rate(settings.API_THROTTLE_RATE)
+    parse_rate(settings.API_AUTH_FAILURE_RATE, "API_AUTH_FAILURE_RATE")
 except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, Throttled, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ DETAILS = {404: "Not found.", 405: "Method not allowed."}
 def install(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, invalid_input)
     api.add_exception_handler(AuthenticationError, unauthenticated)
+    api.add_exception_handler(Throttled, too_many_requests)
     api.add_exception_handler(Http404, not_found)
     api.add_exception_handler(SuspiciousOperation, refused_request)
     api.add_exception_handler(Exception, server_error)
@@ -45,6 +47,13 @@ def field_of(loc: tuple[object, ...] | list[object]) -> str:
 def unauthenticated(request: HttpRequest, exc: Any) -> HttpResponse:
     response = json_error(request, "A valid Supabase access token is required.", 401)
     response["WWW-Authenticate"] = 'Bearer realm="mentor-app"'
+    return response
+
+
+def too_many_requests(request: HttpRequest, exc: Any) -> HttpResponse:
+    response = json_error(request, "Too many requests.", 429)
+    if exc.wait is not None:
+        response["Retry-After"] = str(math.ceil(exc.wait))
     return response
 
 

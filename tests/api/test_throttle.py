@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from scheduler.api.caller import parse_rate
+from scheduler.api.throttle import parse_rate
 from tests.api.conftest import App, KeySetServer
 
 pytestmark = pytest.mark.django_db
