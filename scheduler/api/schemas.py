@@ -16,7 +16,7 @@ from scheduler.models import DEVICE_TOKEN_MAX_LENGTH, Activity, ActivityKind, De
 
 # A phone's clock may run a little fast; an activity later than this is a mistake.
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
-# No scenario looks back more than 90 days; an activity older than a year is a typo.
+# No scenario reaches back more than 150 days (delay 90 + lookback 60): older is a typo.
 MAX_AGE = timedelta(days=365)
 # The widest offsets in use (Kiribati +14:00, Baker Island -12:00); PostgreSQL
 # refuses anything past ±15:59 with an error rather than a clear answer.
