@@ -178,6 +178,8 @@ DISPATCH_RUN_DEADLINE_SECONDS = env.int("DISPATCH_RUN_DEADLINE_SECONDS", default
 DISPATCH_INTERVAL_MINUTES = env.int("DISPATCH_INTERVAL_MINUTES", default=5)
 # The admin's "run now" hands the run to the cluster; off, it runs inside the request.
 DISPATCH_RUN_NOW_IN_BACKGROUND = env.bool("DISPATCH_RUN_NOW_IN_BACKGROUND", default=True)
+# Whom coordinators should tell when sending has stopped (a name, a phone number, an address).
+SUPPORT_CONTACT = env.str("SUPPORT_CONTACT", default="")
 
 
 def _parse_quiet_hours(value: str) -> tuple[time, time] | None:

@@ -188,7 +188,7 @@ class ActivityAdmin(ChapterScopedAdmin):
             "original": activity,
             "title": str(activity),
             "activity": activity,
-            "occurred_at": explain.when(activity.occurred_at),
+            "summary": explain.activity_summary(activity),
             "verdicts": verdicts_for(activity, request.user),
             "has_view_permission": True,
         }

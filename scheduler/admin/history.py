@@ -6,7 +6,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -33,6 +35,13 @@ CSV_COLUMNS = [
 ]
 
 
+REVIEW_ADVICE = _(
+    "The run stopped while sending this prompt, so the mentor may or may not have received "
+    "it. Ask the mentor. If it did not arrive, select it in the prompt log and choose "
+    "“Retry selected failed prompts”; if it did, leave it as it is."
+)
+
+
 class OpenedFilter(admin.SimpleListFilter):
     title = _("opened in the app")
     parameter_name = "opened"
@@ -51,13 +60,13 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
     chapter_path = "peer_mentor__chapter"
     list_display = [
         "created_at",
-        "peer_mentor",
+        "mentor",
         "scenario",
         "status",
         "attempts",
         "dispatched_at",
         "opened_at",
-        "needs_review",
+        "review_flag",
     ]
     list_filter = [
         "status",
@@ -71,7 +80,7 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
     search_fields = ["peer_mentor__name"]
     actions = ["retry_failed", "export_csv"]
     fieldsets = [
-        (None, {"fields": ["peer_mentor", "scenario", "activity", "status", "needs_review"]}),
+        (None, {"fields": ["mentor", "scenario", "activity_link", "status"]}),
         (
             _("What was sent"),
             {"fields": ["rule_sentence", "title", "body"]},
@@ -87,14 +96,46 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
                     "attempts",
                     "next_attempt_at",
                     "last_error",
-                    "run",
+                    "run_link",
                 ]
             },
         ),
     ]
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if obj is None or not obj.needs_review:
+            return self.fieldsets
+        # Only a prompt in doubt says so, with what the coordinator can do about it.
+        (name, options), *rest = self.fieldsets
+        return [(name, {"fields": [*options["fields"], "review_advice"]}), *rest]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        return [f for _name, options in self.fieldsets for f in options["fields"]]
+        return [f for _name, options in self.get_fieldsets(request, obj) for f in options["fields"]]
+
+    @admin.display(description=_("peer mentor"), ordering="peer_mentor__name")
+    def mentor(self, prompt: PromptHistory) -> str:
+        return prompt.peer_mentor.name
+
+    @admin.display(description=_("activity"))
+    def activity_link(self, prompt: PromptHistory) -> str:
+        url = reverse("admin:scheduler_activity_why", args=[prompt.activity_id])
+        return format_html('<a href="{}">{}</a>', url, prompt.activity)
+
+    @admin.display(description=_("dispatch run"))
+    def run_link(self, prompt: PromptHistory) -> str:
+        return str(prompt.run) if prompt.run_id else "-"
+
+    @admin.display(description=_("needs review"))
+    def review_advice(self, prompt: PromptHistory) -> str:
+        return str(REVIEW_ADVICE)
+
+    @admin.display(description=_("needs review"), ordering="needs_review")
+    def review_flag(self, prompt: PromptHistory) -> str:
+        return (
+            format_html('<strong class="needs-review">{}</strong>', _("yes"))
+            if prompt.needs_review
+            else ""
+        )
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         # Retrying sends again, so it takes the same permission as starting a run.

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django_q.models import Task
 from django_q.tasks import async_task, fetch
 
-from scheduler import access
+from scheduler import access, cluster
 from scheduler.access import may_run_now
 from scheduler.admin.base import ReadOnlyMixin
 from scheduler.models import DispatchRun, PromptStatus
@@ -191,14 +191,20 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             task_name="dispatch from the admin",
         )
         if in_background:
+            self.report_queued(request)
+        else:
+            self.report_finished(request, fetch(task_id))
+        return HttpResponseRedirect(reverse("admin:scheduler_dispatchrun_changelist"))
+
+    def report_queued(self, request: HttpRequest) -> None:
+        if cluster.is_running():
             self.message_user(
                 request,
                 gettext("Dispatch run queued: it starts within seconds and appears in this list."),
                 messages.SUCCESS,
             )
-        else:
-            self.report_finished(request, fetch(task_id))
-        return HttpResponseRedirect(reverse("admin:scheduler_dispatchrun_changelist"))
+            return
+        self.message_user(request, stopped_text(request.user), messages.WARNING)
 
     def report_finished(self, request: HttpRequest, task: Task | None) -> None:
         if task is None or not task.success:
@@ -216,6 +222,18 @@ def run_now_chapters(user: access.User) -> list[int] | None:
     """The chapters a run started by `user` covers (None: every chapter), as a task argument."""
     ids = access.chapter_ids(user)
     return None if ids is None else sorted(ids)
+
+
+def stopped_text(user: access.User) -> str:
+    """What "run now" says while no cluster runs: what it means, and whom to tell."""
+    text = gettext(
+        "Sending is stopped right now: no prompts go out until it runs again. "
+        "Your run is queued and starts by itself as soon as sending runs again. "
+        "Please tell %(contact)s."
+    ) % {"contact": settings.SUPPORT_CONTACT or gettext("whoever runs this service")}
+    if access.sees_everything(user):
+        text += " " + gettext("(No django-q2 cluster is running: start manage.py qcluster.)")
+    return text
 
 
 def summary_text(summary: dict[str, Any]) -> str:
