@@ -11,9 +11,11 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import BooleanField, ExpressionWrapper
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import formats, timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from scheduler import policy
 from scheduler.models import Activity, ActivityKind, DeviceToken, PromptHistory, Scenario
@@ -62,7 +64,42 @@ def activity_summary(activity: Activity) -> str:
         "mentor": activity.peer_mentor,
         "when": when(activity.occurred_at),
     }
+    text = capfirst(text) or ""
     return text if text.endswith(".") else text + "."
+
+
+def same_rule(scenario: Scenario) -> QuerySet[Scenario]:
+    """Other enabled scenarios with this rule for an overlapping chapter.
+
+    Both would prompt a mentor for the same activity at the same time: two prompts for one
+    activity. The lookback is left out (it only says how late a prompt may still go).
+    """
+    others = Scenario.objects.filter(
+        is_enabled=True,
+        trigger_kind=scenario.trigger_kind,
+        delay_days=scenario.delay_days,
+        requires_wellbeing_concern=scenario.requires_wellbeing_concern,
+        skip_if_followed_up=scenario.skip_if_followed_up,
+    )
+    if scenario.chapter_id is not None:
+        others = others.filter(Q(chapter_id=scenario.chapter_id) | Q(chapter__isnull=True))
+    if scenario.pk is not None:
+        others = others.exclude(pk=scenario.pk)
+    return others.order_by("name", "pk")
+
+
+def duplicate_warning(scenario: Scenario) -> str:
+    """What the form says when enabling this scenario would prompt twice; empty if it would not."""
+    names = [f"“{name}”" for name in same_rule(scenario).values_list("name", flat=True)[:5]]
+    if not names:
+        return ""
+    return ngettext(
+        "The enabled scenario %(names)s has the same rule for the same mentors: with both "
+        "enabled, a mentor gets two prompts for one activity.",
+        "The enabled scenarios %(names)s have the same rule for the same mentors: with them "
+        "enabled, a mentor gets several prompts for one activity.",
+        len(names),
+    ) % {"names": ", ".join(names)}
 
 
 def rule_problem(scenario: Scenario) -> str | None:

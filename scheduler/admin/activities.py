@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from scheduler import access, explain
-from scheduler.admin.base import ChapterScopedAdmin
+from scheduler.admin.base import ChapterScopedAdmin, time_column
 from scheduler.models import Activity, Scenario
 
 CANNOT_DELETE = _(
@@ -53,7 +53,7 @@ class SourceFilter(admin.SimpleListFilter):
 class ActivityAdmin(ChapterScopedAdmin):
     chapter_path = "peer_mentor__chapter"
     list_display = [
-        "occurred_at",
+        "occurred",
         "kind",
         "peer_mentor",
         "wellbeing_concern",
@@ -84,6 +84,8 @@ class ActivityAdmin(ChapterScopedAdmin):
     # The app owns client_id (its retries find the row by it); withdrawing is the action's job.
     readonly_fields = ["client_id", "withdrawn_at"]
     actions = ["withdraw"]
+
+    occurred = time_column("occurred_at", _("occurred at"))
 
     @admin.display(description=_("logged in the app"), boolean=True)
     def logged_in_app(self, activity: Activity) -> bool:

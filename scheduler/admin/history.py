@@ -9,30 +9,39 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from scheduler import charts
 from scheduler.access import RUN_NOW_PERMISSION
-from scheduler.admin.base import ChapterScopedAdmin, ReadOnlyMixin
-from scheduler.models import PromptHistory, PromptStatus
+from scheduler.admin.base import ChapterScopedAdmin, ReadOnlyMixin, time_column
+from scheduler.models import PromptHistory, PromptStatus, local_time
 
-CSV_COLUMNS = [
-    "id",
-    "created_at",
-    "due_at",
-    "dispatched_at",
-    "status",
-    "attempts",
-    "needs_review",
-    "peer_mentor",
-    "chapter",
-    "scenario",
-    "rule_sentence",
-    "title",
-    "last_error",
-    "opened_at",
-]
+# The export opens in Excel with Norwegian settings: UTF-8 with a byte order mark (else
+# Excel reads it as Windows-1252), semicolons (the list separator where the decimal
+# comma is used), headers and values in the admin's language, local times.
+CSV_BOM = "\ufeff"
+CSV_DELIMITER = ";"
+CSV_TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def csv_header() -> list[str]:
+    return [
+        "id",
+        gettext("created"),
+        gettext("due"),
+        gettext("sent"),
+        gettext("status"),
+        gettext("attempts"),
+        gettext("needs review"),
+        gettext("peer mentor"),
+        gettext("chapter"),
+        gettext("scenario"),
+        gettext("rule"),
+        gettext("title"),
+        gettext("last error"),
+        gettext("opened in the app"),
+    ]
 
 
 REVIEW_ADVICE = _(
@@ -59,13 +68,13 @@ class OpenedFilter(admin.SimpleListFilter):
 class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
     chapter_path = "peer_mentor__chapter"
     list_display = [
-        "created_at",
+        "created",
         "mentor",
         "scenario",
         "status",
         "attempts",
-        "dispatched_at",
-        "opened_at",
+        "sent",
+        "opened",
         "review_flag",
     ]
     list_filter = [
@@ -111,6 +120,10 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return [f for _name, options in self.get_fieldsets(request, obj) for f in options["fields"]]
+
+    created = time_column("created_at", _("created"))
+    sent = time_column("dispatched_at", _("sent"))
+    opened = time_column("opened_at", _("opened in the app"))
 
     @admin.display(description=_("peer mentor"), ordering="peer_mentor__name")
     def mentor(self, prompt: PromptHistory) -> str:
@@ -189,8 +202,9 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
     def export_csv(self, request: HttpRequest, queryset: QuerySet[PromptHistory]) -> HttpResponse:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="prompt-history.csv"'
-        writer = csv.writer(response)
-        writer.writerow(CSV_COLUMNS)
+        response.write(CSV_BOM)
+        writer = csv.writer(response, delimiter=CSV_DELIMITER)
+        writer.writerow(csv_header())
         rows = queryset.select_related("peer_mentor__chapter", "scenario").order_by("-created_at")
         for prompt in rows.iterator(chunk_size=2000):
             writer.writerow([safe_cell(value) for value in csv_row(prompt)])
@@ -206,16 +220,16 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
 
 def csv_row(prompt: PromptHistory) -> list[object]:
     def stamp(value: Any) -> str:
-        return timezone.localtime(value).isoformat() if value else ""
+        return f"{local_time(value):{CSV_TIME_FORMAT}}" if value else ""
 
     return [
         prompt.pk,
         stamp(prompt.created_at),
         stamp(prompt.due_at),
         stamp(prompt.dispatched_at),
-        prompt.status,
+        prompt.get_status_display(),
         prompt.attempts,
-        prompt.needs_review,
+        gettext("yes") if prompt.needs_review else gettext("no"),
         prompt.peer_mentor.name,
         prompt.peer_mentor.chapter.name,
         prompt.scenario.name,
