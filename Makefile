@@ -15,9 +15,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 run: venv
+	$(PY) scripts/dev_env.py .env
 	DEBUG=true $(PY) manage.py migrate --noinput
 	DEBUG=true $(PY) manage.py load_demo
-	DEBUG=true bash scripts/run_dev.sh
+	DEBUG=true exec bash scripts/run_dev.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -40,6 +41,7 @@ test-postgres: venv
 		echo "Skipping the PostgreSQL pass: no server at $(PG_TEST_URL) (set PG_TEST_URL)." >&2; \
 	fi
 
-# Full-size benchmark on the database of DATABASE_URL (see README, Performance).
+# Full-size benchmark on the database of DATABASE_URL (see README, Performance). It
+# creates that database when it does not exist yet (BENCH_ARGS adds more flags).
 bench: venv
-	DEBUG=true BENCH=true $(PY) manage.py bench_dispatch --json bench-results/latest.json
+	DEBUG=true BENCH=true $(PY) manage.py bench_dispatch --create-database --json bench-results/latest.json $(BENCH_ARGS)

@@ -11,7 +11,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE names another file, or none when empty (the test suite sets it so a
+# development .env written by `make run` cannot change what the tests see).
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -201,6 +205,8 @@ DISPATCH_RUN_DEADLINE_SECONDS = env.int("DISPATCH_RUN_DEADLINE_SECONDS", default
 DISPATCH_INTERVAL_MINUTES = env.int("DISPATCH_INTERVAL_MINUTES", default=5)
 # The admin's "run now" hands the run to the cluster; off, it runs inside the request.
 DISPATCH_RUN_NOW_IN_BACKGROUND = env.bool("DISPATCH_RUN_NOW_IN_BACKGROUND", default=True)
+# Whom coordinators should tell when sending has stopped (a name, a phone number, an address).
+SUPPORT_CONTACT = env.str("SUPPORT_CONTACT", default="")
 
 
 def _parse_quiet_hours(value: str) -> tuple[time, time] | None:
@@ -259,6 +265,15 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # django-axes announces itself at every start; a command's stderr is for its own lines.
-    "loggers": {"axes.apps": {"level": "WARNING"}},
+    # django-axes announces itself at every start and logs every login at INFO; a
+    # command's stderr and the development terminal are for the project's own lines.
+    # Lockouts (WARNING) still show; LOG_LEVEL=DEBUG shows the rest.
+    "loggers": {
+        # Django's own console handler would print its lines a second time
+        # ("Watching for file changes" twice): the root handler has them already.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "axes": {
+            "level": "DEBUG" if env.str("LOG_LEVEL", default="INFO") == "DEBUG" else "WARNING"
+        },
+    },
 }

@@ -6,11 +6,13 @@ from django.views.generic import RedirectView
 
 from scheduler.api.api import api
 from scheduler.api.errors import unknown_route
+from scheduler.views.favicon import favicon
 from scheduler.views.health import healthz, metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     re_path(r"^api/", unknown_route),

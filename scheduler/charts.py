@@ -61,8 +61,52 @@ def prompts_per_day(
     return DailyCounts([first + timedelta(days=i) for i in range(days)], dict(counts))
 
 
+def axis_ticks(peak: int) -> list[int]:
+    """3 to 5 round values from 0 to at least `peak`: steps of 1, 2 or 5 times a power of ten."""
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            top = max(-(-peak // step), 2) * step
+            if top // step <= 4:
+                return list(range(0, top + 1, step))
+        magnitude *= 10
+
+
+def y_axis(ticks: list[int]) -> SafeString:
+    """A label and a faint line at every tick; the top tick is the top of the plot."""
+    plot_height = HEIGHT - BOTTOM - TOP
+    parts = []
+    for value in ticks:
+        y = HEIGHT - BOTTOM - value / ticks[-1] * plot_height
+        parts.append(
+            format_html(
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#999" stroke-opacity="0.35"></line>'
+                '<text x="{}" y="{}" font-size="10" text-anchor="end" class="tick">{}</text>',
+                LEFT - 2,
+                WIDTH,
+                f"{y:.1f}",
+                f"{y:.1f}",
+                LEFT - 6,
+                f"{y + 3:.1f}",
+                formats.number_format(value),
+            )
+        )
+    return SafeString("".join(parts))
+
+
+def date_label(x: float, day: date) -> SafeString:
+    return format_html(
+        '<text x="{}" y="{}" font-size="10" class="day">{}</text>',
+        f"{x:.1f}",
+        HEIGHT - 8,
+        formats.date_format(day, "d.m"),
+    )
+
+
 def stacked_bars(data: DailyCounts) -> SafeString:
-    peak = max(data.peak, 1)
+    ticks = axis_ticks(data.peak)
+    peak = ticks[-1]
     plot_height = HEIGHT - BOTTOM - TOP
     slot = (WIDTH - LEFT) / len(data.days)
     bars = []
@@ -76,19 +120,10 @@ def stacked_bars(data: DailyCounts) -> SafeString:
             h = n / peak * plot_height
             y -= h
             bars.append(_rect(x, y, slot - 2, h, status, day, n))
-        if index % 5 == 0:
-            label = formats.date_format(day, "d.m")
-            bars.append(
-                format_html(
-                    '<text x="{}" y="{}" font-size="10">{}</text>', f"{x:.1f}", HEIGHT - 8, label
-                )
-            )
-    axis = format_html(
-        '<text x="0" y="{}" font-size="10">{}</text><text x="0" y="{}" font-size="10">0</text>',
-        TOP + 10,
-        peak,
-        HEIGHT - BOTTOM,
-    )
+        # Every fifth day counted back from today, so the newest bar has its date.
+        if (len(data.days) - 1 - index) % 5 == 0:
+            bars.append(date_label(x, day))
+    axis = y_axis(ticks)
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" role="img" class="prompt-chart" '
         'viewBox="0 0 {w} {h}" width="100%" aria-label="{label}"><title>{label}</title>'
@@ -145,7 +180,8 @@ def weekly_bars(weeks: dict[date, Any], days: int) -> SafeString:
     monday = today - timedelta(days=today.weekday())
     count = max(days // 7, 1)
     starts = [monday - timedelta(weeks=count - 1 - i) for i in range(count)]
-    peak = max((w.sent for w in weeks.values()), default=0) or 1
+    ticks = axis_ticks(max((w.sent for w in weeks.values()), default=0))
+    peak = ticks[-1]
     plot_height = HEIGHT - BOTTOM - TOP
     slot = (WIDTH - LEFT) / count
     labels = report_labels()
@@ -170,14 +206,7 @@ def weekly_bars(weeks: dict[date, Any], days: int) -> SafeString:
                     tip,
                 )
             )
-        bars.append(
-            format_html(
-                '<text x="{}" y="{}" font-size="10">{}</text>',
-                f"{x:.1f}",
-                HEIGHT - 8,
-                formats.date_format(start, "d.m"),
-            )
-        )
+        bars.append(date_label(x, start))
     total = {key: sum(getattr(w, key) for w in weeks.values()) for key in REPORT_COLOURS}
     label = _(
         "Prompts per week, last %(weeks)d weeks: %(sent)d sent, %(opened)d opened, "
@@ -195,12 +224,11 @@ def weekly_bars(weeks: dict[date, Any], days: int) -> SafeString:
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" role="img" class="report-chart" '
         'viewBox="0 0 {w} {h}" width="100%" aria-label="{label}"><title>{label}</title>'
-        '<text x="0" y="{top}" font-size="10">{peak}</text>{bars}{legend}</svg>',
+        "{axis}{bars}{legend}</svg>",
         w=WIDTH,
         h=HEIGHT + LEGEND,
         label=label,
-        top=TOP + 10,
-        peak=peak,
+        axis=y_axis(ticks),
         bars=SafeString("".join(bars)),
         legend=legend,
     )

@@ -11,9 +11,11 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import BooleanField, ExpressionWrapper
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import formats, timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from scheduler import policy
 from scheduler.models import Activity, ActivityKind, DeviceToken, PromptHistory, Scenario
@@ -38,7 +40,7 @@ class Verdict:
     # None when the due time falls outside the calendar.
     due_at: datetime | None
     history: PromptHistory | None = None
-    # Every unmet condition in plain words, for the details line.
+    # The other unmet conditions in plain words (not the deciding one), for the details line.
     unmet: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -53,6 +55,51 @@ def when(moment: datetime) -> str:
         # The last hours of the year 9999 have no local time: UTC rather than nothing.
         shown = moment
     return formats.date_format(shown, "DATETIME_FORMAT")
+
+
+def activity_summary(activity: Activity) -> str:
+    """ "First contact by Ola, 4 Dec 2026, 14:55." with one full stop, whatever the format ends in."""
+    text = _("%(kind)s by %(mentor)s, %(when)s") % {
+        "kind": activity.get_kind_display(),
+        "mentor": activity.peer_mentor,
+        "when": when(activity.occurred_at),
+    }
+    text = capfirst(text) or ""
+    return text if text.endswith(".") else text + "."
+
+
+def same_rule(scenario: Scenario) -> QuerySet[Scenario]:
+    """Other enabled scenarios with this rule for an overlapping chapter.
+
+    Both would prompt a mentor for the same activity at the same time: two prompts for one
+    activity. The lookback is left out (it only says how late a prompt may still go).
+    """
+    others = Scenario.objects.filter(
+        is_enabled=True,
+        trigger_kind=scenario.trigger_kind,
+        delay_days=scenario.delay_days,
+        requires_wellbeing_concern=scenario.requires_wellbeing_concern,
+        skip_if_followed_up=scenario.skip_if_followed_up,
+    )
+    if scenario.chapter_id is not None:
+        others = others.filter(Q(chapter_id=scenario.chapter_id) | Q(chapter__isnull=True))
+    if scenario.pk is not None:
+        others = others.exclude(pk=scenario.pk)
+    return others.order_by("name", "pk")
+
+
+def duplicate_warning(scenario: Scenario) -> str:
+    """What the form says when enabling this scenario would prompt twice; empty if it would not."""
+    names = [f"“{name}”" for name in same_rule(scenario).values_list("name", flat=True)[:5]]
+    if not names:
+        return ""
+    return ngettext(
+        "The enabled scenario %(names)s has the same rule for the same mentors: with both "
+        "enabled, a mentor gets two prompts for one activity.",
+        "The enabled scenarios %(names)s have the same rule for the same mentors: with them "
+        "enabled, a mentor gets several prompts for one activity.",
+        len(names),
+    ) % {"names": ", ".join(names)}
 
 
 def rule_problem(scenario: Scenario) -> str | None:
@@ -113,6 +160,10 @@ def explain(
     ]
 
 
+# The order in which unmet conditions decide a verdict: the first one met here is the reason.
+DECIDING_ORDER = (*NOT_APPLICABLE, "followed_up", "mentor_active", "window", "paused")
+
+
 def verdict_for(
     activity: Activity,
     scenario: Scenario,
@@ -126,12 +177,12 @@ def verdict_for(
         message = _("Invalid rule: %(problem)s. No prompt is sent for it.") % {"problem": problem}
         return Verdict(scenario, INVALID, message, None, history)
     unmet = unmet_conditions(activity, scenario, now)
-    conditions = {c.key: c for c in conditions_for(scenario)}
-    words = tuple(conditions[key].unmet(scenario) for key in unmet)
     due_at = shifted(activity.occurred_at, delay_of(scenario))
+    decider = None if history is not None else next((k for k in DECIDING_ORDER if k in unmet), None)
 
     def verdict(state: str, message: str) -> Verdict:
-        return Verdict(scenario, state, message, due_at, history, words)
+        others = other_reasons(scenario, unmet, decider, due_at, now) if state != PROMPTED else ()
+        return Verdict(scenario, state, message, due_at, history, others)
 
     if due_at is None:
         return verdict(NO, _("Its due time falls outside the calendar: no prompt can be sent."))
@@ -141,40 +192,69 @@ def verdict_for(
             _("Already prompted on %(date)s (%(status)s).")
             % {"date": when(history.created_at), "status": history.get_status_display()},
         )
-    ruled_out = ruled_out_verdict(verdict, activity, scenario, unmet, due_at, now)
-    return ruled_out or sendable_verdict(verdict, now, has_device=has_device)
+    if decider is not None:
+        return ruled_out_verdict(verdict, activity, scenario, decider, due_at, now)
+    return sendable_verdict(verdict, now, has_device=has_device)
+
+
+def other_reasons(
+    scenario: Scenario,
+    unmet: Collection[str],
+    decider: str | None,
+    due_at: datetime | None,
+    now: datetime,
+) -> tuple[str, ...]:
+    """The unmet conditions besides the deciding one, worth knowing when that one goes away.
+
+    None when the scenario does not apply at all; "already prompted" never (the history says it).
+    """
+    if decider in NOT_APPLICABLE:
+        return ()
+    conditions = {c.key: c for c in conditions_for(scenario)}
+    reasons = []
+    for key in unmet:
+        if key in (decider, "not_prompted"):
+            continue
+        if key == "window" and due_at is not None:
+            reasons.append(window_words(scenario, due_at, now))
+        else:
+            reasons.append(conditions[key].unmet(scenario))
+    return tuple(reasons)
+
+
+def window_words(scenario: Scenario, due_at: datetime, now: datetime) -> str:
+    """Which side of its window the activity is on: never "before or too late"."""
+    if due_at > now:
+        return _("not due until %(date)s") % {"date": when(due_at)}
+    return _("too late since %(date)s") % {"date": when(due_at + lookback_of(scenario))}
 
 
 def ruled_out_verdict(
     verdict: Callable[[str, str], Verdict],
     activity: Activity,
     scenario: Scenario,
-    unmet: Collection[str],
+    decider: str,
     due_at: datetime,
     now: datetime,
-) -> Verdict | None:
-    """Why a condition of the rule keeps this activity from a prompt, if one does."""
-    conditions = {c.key: c for c in conditions_for(scenario)}
-    for key in NOT_APPLICABLE:
-        if key in unmet:
-            return verdict(
-                NO, _("Does not apply: %(reason)s.") % {"reason": conditions[key].unmet(scenario)}
-            )
-    if "followed_up" in unmet:
-        return verdict(NO, _("Cancelled because a later activity was logged for the same contact."))
-    if "mentor_active" in unmet:
-        return verdict(NO, _("The mentor is inactive."))
-    if "window" in unmet:
-        return window_verdict(verdict, scenario, due_at, now)
-    if "paused" in unmet:
-        paused_until = activity.peer_mentor.prompts_paused_until
-        assert paused_until is not None  # the unmet "paused" condition says it is set
+) -> Verdict:
+    """The verdict of the one unmet condition that decides."""
+    if decider in NOT_APPLICABLE:
+        conditions = {c.key: c for c in conditions_for(scenario)}
         return verdict(
-            HELD,
-            _("Due, but the mentor has paused prompts until %(date)s.")
-            % {"date": when(paused_until)},
+            NO, _("Does not apply: %(reason)s.") % {"reason": conditions[decider].unmet(scenario)}
         )
-    return None
+    if decider == "followed_up":
+        return verdict(NO, _("Cancelled because a later activity was logged for the same contact."))
+    if decider == "mentor_active":
+        return verdict(NO, _("The mentor is inactive."))
+    if decider == "window":
+        return window_verdict(verdict, scenario, due_at, now)
+    paused_until = activity.peer_mentor.prompts_paused_until
+    assert paused_until is not None  # the unmet "paused" condition says it is set
+    return verdict(
+        HELD,
+        _("Due, but the mentor has paused prompts until %(date)s.") % {"date": when(paused_until)},
+    )
 
 
 def sendable_verdict(

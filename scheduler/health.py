@@ -72,10 +72,31 @@ def status(snap: Snapshot, now: datetime | None = None) -> str:
 
 
 def banner(snap: Snapshot, user: object, now: datetime | None = None) -> str:
-    """What staff read at the top of every admin page when runs stopped or keep failing."""
+    """What staff read at the top of every admin page when runs stopped or keep failing.
+
+    Superusers, who run the service, get the technical words; coordinators what it
+    means for them and whom to tell.
+    """
+    if getattr(user, "is_superuser", False):
+        return _operator_banner(snap, now)
+    if snap.all_recent_failed:
+        problem = _("Prompts are not being sent right now: the last three runs failed.")
+    elif snap.last_ok_at is None:
+        problem = _("Prompts are not being sent yet: sending has not run so far.")
+    elif snap.last_ok_at < cutoff(now):
+        problem = _("Prompts are not being sent right now: sending last ran at %(time)s.") % {
+            "time": _when(snap.last_ok_at, now)
+        }
+    else:
+        return ""
+    contact = settings.SUPPORT_CONTACT or _("whoever runs this service")
+    return problem + " " + _("Please tell %(contact)s.") % {"contact": contact}
+
+
+def _operator_banner(snap: Snapshot, now: datetime | None) -> str:
     if snap.all_recent_failed:
         first_line = (snap.latest_error.strip().splitlines() or [""])[0][:200]
-        if getattr(user, "is_superuser", False) and first_line:
+        if first_line:
             return _("The last three runs failed: %(error)s") % {"error": first_line}
         return _("The last three runs failed.")
     if snap.last_ok_at is None:

@@ -144,6 +144,16 @@ class DeviceToken(models.Model):
             )
 
 
+def local_time(moment: datetime) -> datetime:
+    """What people read is local time (TIME_ZONE), not the UTC the database keeps."""
+    if timezone.is_naive(moment):
+        return moment
+    try:
+        return timezone.localtime(moment)
+    except OverflowError:  # the last hours of the year 9999 have no local time
+        return moment
+
+
 def masked_token(token: str) -> str:
     return f"…{token[-6:]}" if len(token) > 6 else "…"
 
@@ -207,7 +217,7 @@ class Activity(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+        return f"{self.get_kind_display()} {local_time(self.occurred_at):%Y-%m-%d}"
 
     @property
     def from_app(self) -> bool:
@@ -330,7 +340,7 @@ class DispatchRun(models.Model):
         permissions = [("run_dispatch_now", _("Can start a dispatch run from the admin"))]
 
     def __str__(self) -> str:
-        return f"{self.get_trigger_display()} {self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_trigger_display()} {local_time(self.started_at):%Y-%m-%d %H:%M}"
 
 
 class PromptStatus(models.TextChoices):

@@ -27,6 +27,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
 )
@@ -109,11 +110,14 @@ def since(days: int, now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(days=days)
 
 
+# "Sent", wherever a coordinator reads it: the push service accepted the prompt.
+# Other counts (every prompt in the log, failed ones too) are labelled for what they are.
+SENT = Q(status=PromptStatus.DISPATCHED, dispatched_at__isnull=False)
+
+
 def sent_prompts(user: access.User | None, start: datetime) -> QuerySet[PromptHistory]:
-    """Dispatched prompts created since `start`, to the user's chapters' mentors."""
-    qs = PromptHistory.objects.filter(
-        status=PromptStatus.DISPATCHED, dispatched_at__isnull=False, created_at__gte=start
-    )
+    """Sent prompts created since `start`, to the user's chapters' mentors."""
+    qs = PromptHistory.objects.filter(SENT, created_at__gte=start)
     if user is not None:
         qs = qs.filter(access.in_chapters(user, "peer_mentor__chapter"))
     return qs

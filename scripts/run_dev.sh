@@ -11,5 +11,14 @@ echo "  Superuser:    create one with: $PY manage.py createsuperuser"
 echo
 $PY manage.py qcluster &
 cluster=$!
-trap 'kill $cluster 2>/dev/null; wait $cluster 2>/dev/null' EXIT INT TERM
-$PY manage.py runserver "$ADDR"
+interrupted=""
+# Ctrl-C reaches the cluster too; otherwise (runserver failed, TERM) it is told to stop.
+trap '[ -n "$interrupted" ] || kill $cluster 2>/dev/null || true; wait $cluster 2>/dev/null || true' EXIT
+# Ctrl-C is how this ends: runserver then exits non-zero, which is no failure of `make run`.
+trap 'interrupted=1' INT
+status=0
+$PY manage.py runserver "$ADDR" || status=$?
+if [ -n "$interrupted" ]; then
+  exit 0
+fi
+exit "$status"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+# A development .env (from `make run`) must not change what the tests see, nor their children.
+os.environ["ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("PUSH_BACKEND", "locmem")
 os.environ.setdefault("QUIET_HOURS", "")

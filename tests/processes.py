@@ -15,7 +15,7 @@ def manage(
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=env,
+        env={"ENV_FILE": "", **env},
         capture_output=True,
         text=True,
         timeout=timeout,

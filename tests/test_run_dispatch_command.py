@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from scheduler.models import DispatchRun, PromptHistory
 from scheduler.push import locmem
@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> tuple[str, str]:
+    """The command in English (LANGUAGE_CODE nb makes it speak Norwegian)."""
     out, err = StringIO(), StringIO()
-    call_command("run_dispatch", *args, stdout=out, stderr=err)
+    with translation.override("en"):
+        call_command("run_dispatch", *args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from scheduler import access, explain
-from scheduler.admin.base import ChapterScopedAdmin
+from scheduler.admin.base import ChapterScopedAdmin, time_column
 from scheduler.models import OCCURRED_AT_EARLIEST, OCCURRED_AT_END, Activity, Scenario
 
 CANNOT_DELETE = _(
@@ -87,10 +87,7 @@ class ActivityAdmin(ChapterScopedAdmin):
     readonly_fields = ["client_id", "withdrawn_at"]
     actions = ["withdraw"]
 
-    @admin.display(description=_("occurred at"), ordering="occurred_at")
-    def occurred(self, activity: Activity) -> str:
-        # Not the admin's own formatting: it fails for a time with no local date.
-        return explain.when(activity.occurred_at)
+    occurred = time_column("occurred_at", _("occurred at"))
 
     @admin.display(description=_("logged in the app"), boolean=True)
     def logged_in_app(self, activity: Activity) -> bool:
@@ -203,7 +200,7 @@ class ActivityAdmin(ChapterScopedAdmin):
             "original": activity,
             "title": str(activity),
             "activity": activity,
-            "occurred_at": explain.when(activity.occurred_at),
+            "summary": explain.activity_summary(activity),
             "verdicts": verdicts_for(activity, request.user),
             "has_view_permission": True,
         }

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import ForeignKey, Model, QuerySet
 from django.forms import ModelChoiceField
 from django.http import Http404, HttpRequest
+from django.utils import formats
+from django.utils.html import format_html
 
 from scheduler import access
-from scheduler.models import Activity, Chapter, PeerMentor
+from scheduler.models import Activity, Chapter, PeerMentor, local_time
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
 
 
 class ChapterScopedAdmin(admin.ModelAdmin):
@@ -64,6 +70,30 @@ def scoped_choices(model: type[Model], request: HttpRequest) -> QuerySet | None:
     if model is Activity:
         return access.scope(Activity.objects.all(), user, "peer_mentor__chapter")
     return None
+
+
+def short_time(moment: datetime | None) -> str:
+    """A list's date and time: short (28.11.2026 18:33) and local, so columns stay narrow."""
+    if moment is None:
+        return "-"
+    return formats.date_format(local_time(moment), "SHORT_DATETIME_FORMAT")
+
+
+def time_column(field: str, description: _StrPromise) -> Any:
+    """A list column showing `field` as `short_time`, sortable by it."""
+
+    @admin.display(description=description, ordering=field)
+    def column(model_admin: admin.ModelAdmin, obj: Model) -> str:
+        return short_time(getattr(obj, field))
+
+    return column
+
+
+def shortened(text: str, limit: int = 70) -> str:
+    """Long text in a list cell: its start, the whole on hover."""
+    if len(text) <= limit:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[:limit].rstrip(" ,."))
 
 
 class ReadOnlyMixin:

@@ -6,31 +6,49 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from scheduler import charts
 from scheduler.access import RUN_NOW_PERMISSION
-from scheduler.admin.base import ChapterScopedAdmin, ReadOnlyMixin
-from scheduler.models import PromptHistory, PromptStatus
+from scheduler.admin.base import ChapterScopedAdmin, ReadOnlyMixin, time_column
+from scheduler.models import PromptHistory, PromptStatus, local_time
 
-CSV_COLUMNS = [
-    "id",
-    "created_at",
-    "due_at",
-    "dispatched_at",
-    "status",
-    "attempts",
-    "needs_review",
-    "peer_mentor",
-    "chapter",
-    "scenario",
-    "rule_sentence",
-    "title",
-    "last_error",
-    "opened_at",
-]
+# The export opens in Excel with Norwegian settings: UTF-8 with a byte order mark (else
+# Excel reads it as Windows-1252), semicolons (the list separator where the decimal
+# comma is used), headers and values in the admin's language, local times.
+CSV_BOM = "\ufeff"
+CSV_DELIMITER = ";"
+CSV_TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def csv_header() -> list[str]:
+    return [
+        "id",
+        gettext("created"),
+        gettext("due"),
+        gettext("sent"),
+        gettext("status"),
+        gettext("attempts"),
+        gettext("needs review"),
+        gettext("peer mentor"),
+        gettext("chapter"),
+        gettext("scenario"),
+        gettext("rule"),
+        gettext("title"),
+        gettext("last error"),
+        gettext("opened in the app"),
+    ]
+
+
+REVIEW_ADVICE = _(
+    "The run stopped while sending this prompt, so the mentor may or may not have received "
+    "it. Ask the mentor. If it did not arrive, select it in the prompt log and choose "
+    "“Retry selected failed prompts”; if it did, leave it as it is."
+)
 
 
 class OpenedFilter(admin.SimpleListFilter):
@@ -50,14 +68,14 @@ class OpenedFilter(admin.SimpleListFilter):
 class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
     chapter_path = "peer_mentor__chapter"
     list_display = [
-        "created_at",
-        "peer_mentor",
+        "created",
+        "mentor",
         "scenario",
         "status",
         "attempts",
-        "dispatched_at",
-        "opened_at",
-        "needs_review",
+        "sent",
+        "opened",
+        "review_flag",
     ]
     list_filter = [
         "status",
@@ -71,7 +89,7 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
     search_fields = ["peer_mentor__name"]
     actions = ["retry_failed", "export_csv"]
     fieldsets = [
-        (None, {"fields": ["peer_mentor", "scenario", "activity", "status", "needs_review"]}),
+        (None, {"fields": ["mentor", "scenario", "activity_link", "status"]}),
         (
             _("What was sent"),
             {"fields": ["rule_sentence", "title", "body"]},
@@ -87,14 +105,50 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
                     "attempts",
                     "next_attempt_at",
                     "last_error",
-                    "run",
+                    "run_link",
                 ]
             },
         ),
     ]
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if obj is None or not obj.needs_review:
+            return self.fieldsets
+        # Only a prompt in doubt says so, with what the coordinator can do about it.
+        (name, options), *rest = self.fieldsets
+        return [(name, {"fields": [*options["fields"], "review_advice"]}), *rest]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        return [f for _name, options in self.fieldsets for f in options["fields"]]
+        return [f for _name, options in self.get_fieldsets(request, obj) for f in options["fields"]]
+
+    created = time_column("created_at", _("created"))
+    sent = time_column("dispatched_at", _("sent"))
+    opened = time_column("opened_at", _("opened in the app"))
+
+    @admin.display(description=_("peer mentor"), ordering="peer_mentor__name")
+    def mentor(self, prompt: PromptHistory) -> str:
+        return prompt.peer_mentor.name
+
+    @admin.display(description=_("activity"))
+    def activity_link(self, prompt: PromptHistory) -> str:
+        url = reverse("admin:scheduler_activity_why", args=[prompt.activity_id])
+        return format_html('<a href="{}">{}</a>', url, prompt.activity)
+
+    @admin.display(description=_("dispatch run"))
+    def run_link(self, prompt: PromptHistory) -> str:
+        return str(prompt.run) if prompt.run_id else "-"
+
+    @admin.display(description=_("needs review"))
+    def review_advice(self, prompt: PromptHistory) -> str:
+        return str(REVIEW_ADVICE)
+
+    @admin.display(description=_("needs review"), ordering="needs_review")
+    def review_flag(self, prompt: PromptHistory) -> str:
+        return (
+            format_html('<strong class="needs-review">{}</strong>', _("yes"))
+            if prompt.needs_review
+            else ""
+        )
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         # Retrying sends again, so it takes the same permission as starting a run.
@@ -148,8 +202,9 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
     def export_csv(self, request: HttpRequest, queryset: QuerySet[PromptHistory]) -> HttpResponse:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="prompt-history.csv"'
-        writer = csv.writer(response)
-        writer.writerow(CSV_COLUMNS)
+        response.write(CSV_BOM)
+        writer = csv.writer(response, delimiter=CSV_DELIMITER)
+        writer.writerow(csv_header())
         rows = queryset.select_related("peer_mentor__chapter", "scenario").order_by("-created_at")
         for prompt in rows.iterator(chunk_size=2000):
             writer.writerow([safe_cell(value) for value in csv_row(prompt)])
@@ -165,16 +220,16 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
 
 def csv_row(prompt: PromptHistory) -> list[object]:
     def stamp(value: Any) -> str:
-        return timezone.localtime(value).isoformat() if value else ""
+        return f"{local_time(value):{CSV_TIME_FORMAT}}" if value else ""
 
     return [
         prompt.pk,
         stamp(prompt.created_at),
         stamp(prompt.due_at),
         stamp(prompt.dispatched_at),
-        prompt.status,
+        prompt.get_status_display(),
         prompt.attempts,
-        prompt.needs_review,
+        gettext("yes") if prompt.needs_review else gettext("no"),
         prompt.peer_mentor.name,
         prompt.peer_mentor.chapter.name,
         prompt.scenario.name,

@@ -15,14 +15,15 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.urls import URLPattern, path, reverse
+from django.utils import formats
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_q.models import Task
 from django_q.tasks import async_task, fetch
 
-from scheduler import access
+from scheduler import access, cluster
 from scheduler.access import may_run_now
-from scheduler.admin.base import ReadOnlyMixin
+from scheduler.admin.base import ReadOnlyMixin, time_column
 from scheduler.models import DispatchRun, PromptStatus
 
 if TYPE_CHECKING:
@@ -51,10 +52,29 @@ def chapter_count(name: str, description: _StrPromise) -> Any:
     return column
 
 
+class TriggerFilter(admin.SimpleListFilter):
+    """Who started a run; the benchmark's runs are for those who run the service."""
+
+    title = _("started by")
+    parameter_name = "trigger"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        return [
+            (value, label)
+            for value, label in DispatchRun.Trigger.choices
+            if value != DispatchRun.Trigger.BENCHMARK or access.sees_everything(request.user)
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(trigger=self.value())
+        return queryset
+
+
 @admin.register(DispatchRun)
 class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
-        "started_at",
+        "started",
         "trigger",
         "dispatched",
         "failed",
@@ -68,7 +88,7 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     # The counts and errors of a whole run cover every chapter: a coordinator gets
     # the counts of their own chapters' prompts instead, and no error text.
     chapter_list_display = [
-        "started_at",
+        "started",
         "trigger",
         "chapter_dispatched",
         "chapter_failed",
@@ -78,7 +98,7 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "duration",
         "had_error",
     ]
-    list_filter = ["trigger"]
+    list_filter = [TriggerFilter]
     date_hierarchy = "started_at"
     fields = [
         "started_at",
@@ -111,6 +131,7 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         ids = access.chapter_ids(request.user)
         if ids is None:
             return qs
+        qs = qs.exclude(trigger=DispatchRun.Trigger.BENCHMARK)
         if not ids:
             return qs.none()
         mine = Q(prompts__peer_mentor__chapter_id__in=ids)
@@ -133,6 +154,8 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ) -> list[Any]:
         return self.get_fields(request, obj)
 
+    started = time_column("started_at", _("started"))
+
     @admin.display(description=_("held back"))
     def deferred_total(self, run: DispatchRun) -> int:
         return sum(run.deferred.values()) if isinstance(run.deferred, dict) else 0
@@ -142,7 +165,7 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         if run.finished_at is None:
             return "-"
         seconds = (run.finished_at - run.started_at).total_seconds()
-        return _("%(seconds).1f s") % {"seconds": seconds}
+        return _("%(seconds)s s") % {"seconds": formats.number_format(seconds, 1)}
 
     @admin.display(description=_("error"))
     def error_summary(self, run: DispatchRun) -> str:
@@ -191,14 +214,20 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             task_name="dispatch from the admin",
         )
         if in_background:
+            self.report_queued(request)
+        else:
+            self.report_finished(request, fetch(task_id))
+        return HttpResponseRedirect(reverse("admin:scheduler_dispatchrun_changelist"))
+
+    def report_queued(self, request: HttpRequest) -> None:
+        if cluster.is_running():
             self.message_user(
                 request,
                 gettext("Dispatch run queued: it starts within seconds and appears in this list."),
                 messages.SUCCESS,
             )
-        else:
-            self.report_finished(request, fetch(task_id))
-        return HttpResponseRedirect(reverse("admin:scheduler_dispatchrun_changelist"))
+            return
+        self.message_user(request, stopped_text(request.user), messages.WARNING)
 
     def report_finished(self, request: HttpRequest, task: Task | None) -> None:
         if task is None or not task.success:
@@ -216,6 +245,18 @@ def run_now_chapters(user: access.User) -> list[int] | None:
     """The chapters a run started by `user` covers (None: every chapter), as a task argument."""
     ids = access.chapter_ids(user)
     return None if ids is None else sorted(ids)
+
+
+def stopped_text(user: access.User) -> str:
+    """What "run now" says while no cluster runs: what it means, and whom to tell."""
+    text = gettext(
+        "Sending is stopped right now: no prompts go out until it runs again. "
+        "Your run is queued and starts by itself as soon as sending runs again. "
+        "Please tell %(contact)s."
+    ) % {"contact": settings.SUPPORT_CONTACT or gettext("whoever runs this service")}
+    if access.sees_everything(user):
+        text += " " + gettext("(No django-q2 cluster is running: start manage.py qcluster.)")
+    return text
 
 
 def summary_text(summary: dict[str, Any]) -> str:

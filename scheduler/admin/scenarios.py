@@ -2,23 +2,31 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.translation import gettext_lazy as _
 
 from scheduler import access, explain, report
-from scheduler.admin.base import ChapterScopedAdmin
+from scheduler.admin.base import ChapterScopedAdmin, shortened
 from scheduler.charts import weekly_bars
 from scheduler.forms import DryRunForm, ScenarioForm, SimulationForm
 from scheduler.models import Scenario
 from scheduler.preview.dry_run import dry_run
 from scheduler.preview.simulation import TestActivity, simulate
+
+
+class EveryChapterFilter(admin.RelatedOnlyFieldListFilter):
+    """The choice for chapter-less scenarios says what they are: for every chapter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.empty_value_display = conditional_escape(_("every chapter"))
 
 
 @admin.register(Scenario)
@@ -36,7 +44,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
         "preview_link",
     ]
     list_display_links = ["name"]
-    list_filter = ["is_enabled", ("chapter", admin.RelatedOnlyFieldListFilter), "trigger_kind"]
+    list_filter = ["is_enabled", ("chapter", EveryChapterFilter), "trigger_kind"]
     list_select_related = ["chapter"]
     search_fields = ["name", "title"]
     fieldsets = [
@@ -62,7 +70,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
 
     @admin.display(description=_("rule"))
     def sentence(self, scenario: Scenario) -> str:
-        return explain.sentence(scenario)
+        return shortened(explain.sentence(scenario))
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return FiguresChangeList
@@ -129,6 +137,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
         extra = {
             "describe_url": reverse("admin:scheduler_scenario_describe"),
             "sentence": explain.sentence(scenario),
+            "duplicate_warning": explain.duplicate_warning(scenario) if scenario.is_enabled else "",
             **(extra_context or {}),
         }
         if object_id:
@@ -143,12 +152,25 @@ class ScenarioAdmin(ChapterScopedAdmin):
             raise PermissionDenied
         form = ScenarioForm(request.GET, user=request.user)
         form.is_valid()
-        scenario = Scenario()
+        scenario = Scenario(pk=scenario_id(request.GET.get("scenario")))
         for name, value in form.cleaned_data.items():
             setattr(scenario, name, value)
+        warning = explain.duplicate_warning(scenario) if scenario.is_enabled else ""
         return JsonResponse(
-            {"sentence": explain.sentence(scenario), "errors": form.errors.get_json_data()}
+            {
+                "sentence": explain.sentence(scenario),
+                "errors": form.errors.get_json_data(),
+                "duplicate_warning": warning,
+            }
         )
+
+    def save_model(
+        self, request: HttpRequest, obj: Scenario, form: ScenarioForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        warning = explain.duplicate_warning(obj) if obj.is_enabled else ""
+        if warning:
+            self.message_user(request, warning, messages.WARNING)
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """A described test activity's verdict, and a dry run on real data."""
@@ -180,6 +202,11 @@ class ScenarioAdmin(ChapterScopedAdmin):
             days = dry_run_form.cleaned_data["days"]
             context["dry_run"] = dry_run(scenario, request.user, now, days)
         return TemplateResponse(request, "admin/scheduler/scenario/preview.html", context)
+
+
+def scenario_id(value: str | None) -> int | None:
+    """The scenario being edited, which is no duplicate of itself."""
+    return int(value) if value and value.isdigit() else None
 
 
 class FiguresChangeList(ChangeList):

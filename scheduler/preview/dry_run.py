@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from scheduler import access, policy
 from scheduler.access import User
 from scheduler.models import Activity, PromptHistory, Scenario
+from scheduler.report import SENT
 from scheduler.rules import conditions_for, delay_of, due_activities, lookback_of
 
 SHOWN_ROWS = 50
@@ -36,7 +37,9 @@ class DryRun:
     quiet_until: datetime | None
     days: int
     would_have_sent: int
+    # Any prompt in the log, whatever became of it; `already_sent` counts as report.SENT does.
     already_prompted: int
+    already_sent: int
 
 
 def dry_run(scenario: Scenario, user: User, now: datetime, days: int) -> DryRun:
@@ -44,13 +47,18 @@ def dry_run(scenario: Scenario, user: User, now: datetime, days: int) -> DryRun:
     due = due_activities(scenario, now, with_deferred=True).filter(scoped)
     past = produced_over(scenario, now, days).filter(scoped)
     prompted = PromptHistory.objects.filter(scenario_id=scenario.pk, activity_id=OuterRef("pk"))
+    counts = past.aggregate(
+        prompted=Count("pk", filter=Q(Exists(prompted))),
+        sent=Count("pk", filter=Q(Exists(prompted.filter(SENT)))),
+    )
     return DryRun(
         due=due_rows(scenario, due),
         due_total=due.count(),
         quiet_until=policy.quiet_hours_end(now),
         days=days,
         would_have_sent=past.count(),
-        already_prompted=past.filter(Exists(prompted)).count(),
+        already_prompted=counts["prompted"],
+        already_sent=counts["sent"],
     )
 
 

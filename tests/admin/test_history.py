@@ -113,7 +113,7 @@ def test_it_exports_the_selection_as_csv(coordinator_client: Client, world: Worl
         CHANGELIST, {"action": "export_csv", "_selected_action": [row.pk]}
     )
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[1][0] == str(row.pk)
     assert rows[1][8] == "Oslo"
     assert rows[1][11] == "'=HYPERLINK(1)"

@@ -10,10 +10,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from django_q.models import OrmQ
+from django_q.models import OrmQ, Schedule
 
 from scheduler.models import DispatchRun, PromptHistory
 from scheduler.push import locmem
+from scheduler.schedule import SCHEDULE_NAME
 from tests import factories
 from tests.admin.conftest import World, make_coordinator
 
@@ -37,6 +38,10 @@ def test_it_queues_the_run_for_the_cluster(
     settings.DISPATCH_RUN_NOW_IN_BACKGROUND = True  # type: ignore[attr-defined]
     factories.scenario(chapter=world.home)
     factories.activity(factories.mentor(world.home), days_ago=3.1)
+    # A running cluster's scheduler keeps the dispatch schedule's next run ahead.
+    Schedule.objects.filter(name=SCHEDULE_NAME).update(
+        next_run=timezone.now() + timedelta(minutes=3)
+    )
 
     response = coordinator_client.post(RUN_NOW, follow=True)
 

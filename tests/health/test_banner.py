@@ -79,7 +79,7 @@ def test_it_shows_the_latest_errors_first_line_to_superusers_only(root: User, ka
     assert "The last three runs failed: Push backend misconfigured, run stopped: HTTP 401" in html
     assert "Traceback line two" not in html
     coordinator_html = page(kari)
-    assert "The last three runs failed." in coordinator_html
+    assert "Prompts are not being sent right now: the last three runs failed." in coordinator_html
     assert "HTTP 401" not in coordinator_html
 
 

@@ -25,7 +25,7 @@ SUPABASE_KEY = "reliability-service-role-key-0f3a9c"
 SUPABASE_PATH = "/functions/v1/dispatch-scenario-prompt"
 CHILD_APPLICATION_NAME = "reliability-run-dispatch"
 # Only what a child needs from our environment; everything else is set explicitly.
-INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "ENV_FILE")
 
 
 def child_database_url() -> str:

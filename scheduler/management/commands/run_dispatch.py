@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -9,10 +11,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from scheduler.models import DispatchRun, Scenario
+from scheduler.models import DispatchRun, PeerMentor, Scenario
 from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.push import get_backend
+from scheduler.rules import DuePrompt
+
+NAME_CHUNK = 1000
 
 
 class Command(BaseCommand):
@@ -85,30 +92,79 @@ def check_scenario(scenario_id: int) -> None:
 
 
 def human_summary(summary: DispatchSummary, *, dry_run: bool) -> str:
+    """The result for people: names and local times, in the admin's language."""
     lines = []
     if dry_run:
-        lines.append(f"Dry run: {len(summary.prompts)} prompt(s) would be sent now.")
-        lines += [
-            f"  mentor {p.peer_mentor_id}, scenario {p.scenario_id}, activity {p.activity_id}, due {p.due_at:%Y-%m-%d %H:%M}"
-            for p in summary.prompts
-        ]
+        lines.append(
+            ngettext(
+                "Dry run: %(count)d prompt would be sent now.",
+                "Dry run: %(count)d prompts would be sent now.",
+                len(summary.prompts),
+            )
+            % {"count": len(summary.prompts)}
+        )
+        lines += prompt_lines(summary.prompts)
         if summary.too_late:
             lines.append(
-                f"Too late (left the lookback in the last day, never sent): {summary.too_late}."
+                _("Too late (left the lookback in the last day, never sent): %(count)d.")
+                % {"count": summary.too_late}
             )
     else:
         lines.append(
-            f"Dispatched {summary.dispatched}, failed {summary.failed}, skipped {summary.skipped}, "
-            f"to retry {summary.retrying}, in doubt {summary.in_doubt}."
+            _(
+                "Dispatched %(dispatched)d, failed %(failed)d, skipped %(skipped)d, "
+                "to retry %(retrying)d, in doubt %(in_doubt)d."
+            )
+            % {
+                "dispatched": summary.dispatched,
+                "failed": summary.failed,
+                "skipped": summary.skipped,
+                "retrying": summary.retrying,
+                "in_doubt": summary.in_doubt,
+            }
         )
     for reason, count in sorted(summary.deferred.items()):
-        until = (
-            f" until {timezone.localtime(summary.deferred_until):%Y-%m-%d %H:%M}"
-            if reason == "quiet_hours" and summary.deferred_until
-            else ""
-        )
-        lines.append(f"Deferred ({reason}): {count}{until}.")
+        line = _("Deferred (%(reason)s): %(count)d") % {"reason": reason, "count": count}
+        if reason == "quiet_hours" and summary.deferred_until:
+            line += " " + _("until %(time)s") % {"time": local_stamp(summary.deferred_until)}
+        lines.append(line + ".")
     return "\n".join(lines)
+
+
+def prompt_lines(prompts: Sequence[DuePrompt]) -> list[str]:
+    mentors = names_of(PeerMentor, {p.peer_mentor_id for p in prompts})
+    scenarios = names_of(Scenario, {p.scenario_id for p in prompts})
+    return [
+        "  "
+        + _(
+            "%(mentor)s (mentor %(mentor_id)d), scenario “%(scenario)s” (%(scenario_id)d), "
+            "activity %(activity_id)d, due %(due)s"
+        )
+        % {
+            "mentor": mentors.get(p.peer_mentor_id, "?"),
+            "mentor_id": p.peer_mentor_id,
+            "scenario": scenarios.get(p.scenario_id, "?"),
+            "scenario_id": p.scenario_id,
+            "activity_id": p.activity_id,
+            "due": local_stamp(p.due_at),
+        }
+        for p in prompts
+    ]
+
+
+def names_of(model: type[PeerMentor] | type[Scenario], ids: set[int]) -> dict[int, str]:
+    """Names by id, a thousand ids a query."""
+    ordered = sorted(ids)
+    names: dict[int, str] = {}
+    for start in range(0, len(ordered), NAME_CHUNK):
+        chunk = ordered[start : start + NAME_CHUNK]
+        names.update(model.objects.filter(pk__in=chunk).values_list("pk", "name"))
+    return names
+
+
+def local_stamp(moment: datetime) -> str:
+    """Local time with its zone, e.g. 2026-12-04 16:56 CET."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M %Z}"
 
 
 def first_line(exc: BaseException) -> str:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from scheduler.report import DEFAULT_DAYS, ScenarioRow, scenario_report
@@ -38,6 +41,7 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps([row.as_dict() for row in rows], ensure_ascii=False))
             return
+        self.stdout.write(header(days))
         for index, row in enumerate(rows, 1):
             self.stdout.write(line(row))
             if show_bar:
@@ -46,9 +50,36 @@ class Command(BaseCommand):
             self.stderr.write("")
 
 
+def header(days: int, now: datetime | None = None) -> str:
+    """The period, and what each figure counts, in the language of the admin."""
+    end = timezone.localtime(now)
+    start = end - timedelta(days=days)
+    return "\n".join(
+        [
+            _("Prompts created from %(start)s to %(end)s (the last %(days)d days), per scenario.")
+            % {"start": f"{start:%Y-%m-%d %H:%M}", "end": f"{end:%Y-%m-%d %H:%M}", "days": days},
+            _(
+                "Sent: the push service accepted it. Opened: the mentor opened it in the app. "
+                "Followed up: the mentor logged an activity for the same contact within "
+                "%(window)d days after it was sent."
+            )
+            % {"window": settings.FOLLOW_UP_WINDOW_DAYS},
+            _(
+                "Median: of the followed-up prompts, the middle of the times from sending to "
+                "the follow-up (half took less, half took more)."
+            ),
+            "",
+        ]
+    )
+
+
 def line(row: ScenarioRow) -> str:
     f = row.figures
-    median = "-" if f.median_follow_up_hours is None else f"{f.median_follow_up_hours:g} h"
+    median = (
+        "-"
+        if f.median_follow_up_hours is None
+        else _("%(hours)s h") % {"hours": formats.number_format(f.median_follow_up_hours, 1)}
+    )
     return "\t".join(
         [
             f"#{row.scenario_id} {row.name}",
