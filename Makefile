@@ -40,6 +40,6 @@ test-postgres: venv
 		echo "Skipping the PostgreSQL pass: no server at $(PG_TEST_URL) (set PG_TEST_URL)." >&2; \
 	fi
 
-# Full-size benchmark on the database of DATABASE_URL (see README, Performance).
+# Full-size benchmark on the database of DATABASE_URL (see docs/performance.md).
 bench: venv
 	DEBUG=true BENCH=true $(PY) manage.py bench_dispatch --json bench-results/latest.json
