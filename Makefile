@@ -41,7 +41,7 @@ test-postgres: venv
 		echo "Skipping the PostgreSQL pass: no server at $(PG_TEST_URL) (set PG_TEST_URL)." >&2; \
 	fi
 
-# Full-size benchmark on the database of DATABASE_URL (see README, Performance). It
+# Full-size benchmark on the database of DATABASE_URL (see docs/performance.md). It
 # creates that database when it does not exist yet (BENCH_ARGS adds more flags).
 bench: venv
 	DEBUG=true BENCH=true $(PY) manage.py bench_dispatch --create-database --json bench-results/latest.json $(BENCH_ARGS)

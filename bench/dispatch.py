@@ -32,9 +32,13 @@ class DispatchFigure:
 
 
 def forget_prompts() -> None:
-    """Make every prompt due again: the benchmark's runs and history rows go."""
+    """Make every prompt due again: the benchmark's runs and history rows go.
+
+    The scheduler tables hold only the benchmark's own data set (dataset.foreign_data
+    refused anything else before they were wiped), so every run and row is its own.
+    """
     PromptHistory.objects.all().delete()
-    DispatchRun.objects.filter(trigger=DispatchRun.Trigger.BENCHMARK).delete()
+    DispatchRun.objects.all().delete()
 
 
 def history_by_status() -> dict[str, int]:
@@ -51,12 +55,12 @@ def pipeline_dispatch(base_url: str, concurrency: int, latency: float) -> Dispat
     ):
         started = time.perf_counter()
         # No backend passed: the run builds its own from PUSH_BACKEND, as in production.
-        summary = run_dispatch(trigger=DispatchRun.Trigger.BENCHMARK, now=timezone.now())
+        summary = run_dispatch(trigger=DispatchRun.Trigger.COMMAND, now=timezone.now())
         seconds = time.perf_counter() - started
     sent = summary.dispatched + summary.failed + summary.retrying
     rate = sent / seconds if seconds else 0.0
     bound = concurrency / latency
-    run = DispatchRun.objects.filter(trigger=DispatchRun.Trigger.BENCHMARK).latest("pk")
+    run = DispatchRun.objects.latest("pk")  # forget_prompts left no other
     return DispatchFigure(
         concurrency=concurrency,
         prompts=sent,

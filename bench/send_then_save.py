@@ -9,14 +9,13 @@ before sending and nothing overlaps, so its rate is about 1 / latency.
 from __future__ import annotations
 
 import time
-from itertools import islice
 
 from django.utils import timezone
 
 from bench.dispatch import forget_prompts
 from bench.latency_server import supabase_settings
 from scheduler.models import DeviceToken, PromptHistory, PromptStatus, Scenario
-from scheduler.pipeline import evaluate, load_scenarios
+from scheduler.pipeline import run_dispatch
 from scheduler.push import BasePushBackend, PushMessage, get_backend
 from scheduler.rules import DuePrompt
 
@@ -24,11 +23,11 @@ from scheduler.rules import DuePrompt
 def send_then_save_loop(base_url: str, sample: int) -> dict[str, object]:
     forget_prompts()
     now = timezone.now()
-    scenarios = load_scenarios(None)
+    scenarios = Scenario.objects.in_bulk()
     with supabase_settings(base_url), get_backend(concurrency=1) as backend:
         started = time.perf_counter()
         sent = 0
-        for prompt in islice(evaluate(scenarios, now), sample):
+        for prompt in run_dispatch(dry_run=True, now=now).prompts[:sample]:
             status = send_one(backend, prompt, scenarios[prompt.scenario_id])
             save_one(prompt, status)
             sent += 1

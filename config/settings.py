@@ -29,7 +29,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    # First: its templates (admin/base_site.html, ...) and translations win over the admin's.
+    # First: its translations win over the admin's.
     "scheduler",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -67,7 +67,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's look (admin/base_site.html, the login lockout page) comes
+        # first; each app keeps its own page templates.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -127,6 +129,8 @@ AXES_LOCKOUT_CALLABLE = "scheduler.admin.login.lockout_response"
 # --- Language and time ----------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="nb")
 LANGUAGES = [("nb", "Norsk bokmål"), ("en", "English")]
+# One catalogue, the app's: makemessages run at the top puts templates/'s strings there too.
+LOCALE_PATHS = [BASE_DIR / "scheduler" / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Oslo")
 USE_I18N = True
 USE_TZ = True

@@ -73,8 +73,8 @@ def insert_ignoring_conflicts(
     Each row names the same columns (by attname); `common` holds values shared
     by every row; any other column gets its field's default, as in
     `bulk_create(ignore_conflicts=True)`. Returns the `returning` columns of
-    the rows inserted; the database must support RETURNING
-    (`can_return_rows_from_bulk_insert`) if any are asked for.
+    the rows inserted (both databases have RETURNING: PostgreSQL, and SQLite
+    from 3.35, which `scheduler.checks` requires).
     """
     if not rows:
         return []

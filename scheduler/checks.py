@@ -1,8 +1,10 @@
-"""System checks: a selected push backend must have what it needs, dispatch settings must be possible."""
+"""System checks: a selected push backend must have what it needs, dispatch settings must be
+possible, and a SQLite database must be new enough for the claim's RETURNING."""
 
 from __future__ import annotations
 
 import math
+from sqlite3 import dbapi2
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +26,10 @@ WHOLE_NUMBERS_FROM_ONE = (
     "DISPATCH_RUN_DEADLINE_SECONDS",
     "DISPATCH_INTERVAL_MINUTES",
 )
+# The claim and the mark before sending read back the rows they changed with
+# `RETURNING`, which SQLite has from 3.35 on (Debian 12 ships 3.40).
+MIN_SQLITE_VERSION = (3, 35)
+SQLITE_ENGINE = "django.db.backends.sqlite3"
 POSITIVE_SECONDS = (
     "PUSH_CONNECT_TIMEOUT_SECONDS",
     "PUSH_READ_TIMEOUT_SECONDS",
@@ -92,3 +98,22 @@ def is_positive_number(value: object) -> bool:
         and math.isfinite(value)
         and value > 0
     )
+
+
+@register()
+def check_sqlite_version(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a SQLite library too old for `RETURNING` before anything is claimed."""
+    # The library Django's SQLite backend loads; no connection needed to read it.
+    version = dbapi2.sqlite_version_info
+    if version >= MIN_SQLITE_VERSION:
+        return []
+    return [
+        Error(
+            f"Database {alias!r} is SQLite {'.'.join(map(str, version))}; the scheduler needs "
+            f"SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or later (for RETURNING).",
+            hint="Upgrade SQLite (Debian 12 ships 3.40) or point DATABASE_URL at PostgreSQL.",
+            id="scheduler.E009",
+        )
+        for alias, database in settings.DATABASES.items()
+        if database.get("ENGINE") == SQLITE_ENGINE
+    ]

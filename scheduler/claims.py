@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db import transaction
+from django.db.models import Q, QuerySet
 
 from scheduler import policy
 from scheduler.bulk_sql import (
@@ -117,7 +117,7 @@ class Ledger:
         inserted = self._insert(new, now) if new else []
         if reclaimable:
             self._take_over(reclaimable, now)
-        if reclaimable or not connection.features.can_return_rows_from_bulk_insert:
+        if reclaimable:
             inserted = self._owned(batch)
         return in_batch_order(batch, inserted)
 
@@ -179,8 +179,7 @@ class Ledger:
             for p in prompts
         ]
         # A row another run inserted first is silently left to that run.
-        returning = CLAIMED_COLUMNS if connection.features.can_return_rows_from_bulk_insert else ()
-        inserted = insert_ignoring_conflicts(PromptHistory, common, rows, returning=returning)
+        inserted = insert_ignoring_conflicts(PromptHistory, common, rows, returning=CLAIMED_COLUMNS)
         return [claimed_prompt(*row) for row in inserted]
 
     def _take_over(self, history_ids: Sequence[int], now: datetime) -> None:
@@ -217,11 +216,7 @@ class Ledger:
         """
         if not prompts:
             return []
-        ids = [p.id for p in prompts]
-        if connection.features.can_return_rows_from_bulk_insert:  # UPDATE … RETURNING
-            attempt = self._mark_sending(ids, now)
-        else:
-            attempt = self._mark_sending_and_read_back(ids, now)
+        attempt = self._mark_sending([p.id for p in prompts], now)
         return [replace(p, attempt=attempt[p.id]) for p in prompts if p.id in attempt]
 
     def _mark_sending(self, ids: list[int], now: datetime) -> dict[int, int]:
@@ -245,16 +240,6 @@ class Ledger:
         with cursor:
             cursor.execute(sql, [started, self.run.pk, PromptStatus.PENDING.value, *wave_params])
             return dict(cursor.fetchall())
-
-    def _mark_sending_and_read_back(self, ids: list[int], now: datetime) -> dict[int, int]:
-        # Without RETURNING (SQLite before 3.35): once marked, a row can no
-        # longer be taken over, so the rows carrying this mark are ours.
-        mine = PromptHistory.objects.filter(pk__in=ids, run=self.run)
-        with transaction.atomic():
-            mine.filter(status=PromptStatus.PENDING, sending_started_at__isnull=True).update(
-                sending_started_at=now, attempts=F("attempts") + 1
-            )
-            return dict(mine.filter(sending_started_at=now).values_list("pk", "attempts"))
 
     def record(self, changes_by_id: dict[int, dict[str, object]]) -> None:
         """Each prompt's outcome on its own row, the rows of one wave in one statement.

@@ -318,7 +318,6 @@ class DispatchRun(models.Model):
         COMMAND = "command", _("command")
         SCHEDULE = "schedule", _("schedule")
         ADMIN = "admin", _("admin")
-        BENCHMARK = "benchmark", _("benchmark")
 
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import DataError, connection, transaction
+from django.db import DataError, transaction
 from django.utils import timezone
 
 from scheduler.bulk_sql import update_rows
@@ -105,18 +105,12 @@ def test_it_marks_a_wave_sending_in_one_statement(
     assert [p.attempt for p in started] == [1, 1, 1]
 
 
-@pytest.mark.parametrize("returning", [True, False], ids=["returning", "read-back"])
-def test_it_marks_only_the_rows_it_still_holds(
-    returning: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With UPDATE … RETURNING, or a re-read where the database has none: the same answer."""
+def test_it_marks_only_the_rows_it_still_holds() -> None:
     ledger, claimed = claimed_wave(3)
     taken, already_started, free = claimed
     PromptHistory.objects.filter(pk=taken.id).update(run=DispatchRun.objects.create())
     PromptHistory.objects.filter(pk=already_started.id).update(sending_started_at=NOW)
     PromptHistory.objects.filter(pk=free.id).update(attempts=2)
-    features = type(connection.features)
-    monkeypatch.setattr(features, "can_return_rows_from_bulk_insert", returning)
 
     started = ledger.start_sending(claimed, NOW + SECOND)
 
@@ -126,10 +120,7 @@ def test_it_marks_only_the_rows_it_still_holds(
     assert PromptHistory.objects.get(pk=taken.id).attempts == 0
 
 
-@pytest.mark.parametrize("returning", [True, False], ids=["returning", "read-back"])
-def test_it_claims_in_due_order_and_leaves_a_row_another_run_inserted_first(
-    returning: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_it_claims_in_due_order_and_leaves_a_row_another_run_inserted_first() -> None:
     s = f.scenario()
     mentors = [f.mentor() for _ in range(3)]
     due = [
@@ -140,8 +131,6 @@ def test_it_claims_in_due_order_and_leaves_a_row_another_run_inserted_first(
     ]
     other = Ledger(DispatchRun.objects.create(trigger="command"), {s.pk: s})
     [first_elsewhere] = other.claim(due[1:2], NOW)
-    features = type(connection.features)
-    monkeypatch.setattr(features, "can_return_rows_from_bulk_insert", returning)
     ledger = Ledger(DispatchRun.objects.create(trigger="command"), {s.pk: s})
 
     claimed = ledger.claim(list(reversed(due)), NOW)
