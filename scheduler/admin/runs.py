@@ -52,25 +52,6 @@ def chapter_count(name: str, description: _StrPromise) -> Any:
     return column
 
 
-class TriggerFilter(admin.SimpleListFilter):
-    """Who started a run; the benchmark's runs are for those who run the service."""
-
-    title = _("started by")
-    parameter_name = "trigger"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
-        return [
-            (value, label)
-            for value, label in DispatchRun.Trigger.choices
-            if value != DispatchRun.Trigger.BENCHMARK or access.sees_everything(request.user)
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value():
-            return queryset.filter(trigger=self.value())
-        return queryset
-
-
 @admin.register(DispatchRun)
 class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
@@ -98,7 +79,7 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "duration",
         "had_error",
     ]
-    list_filter = [TriggerFilter]
+    list_filter = ["trigger"]
     date_hierarchy = "started_at"
     fields = [
         "started_at",
@@ -131,7 +112,6 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         ids = access.chapter_ids(request.user)
         if ids is None:
             return qs
-        qs = qs.exclude(trigger=DispatchRun.Trigger.BENCHMARK)
         if not ids:
             return qs.none()
         mine = Q(prompts__peer_mentor__chapter_id__in=ids)

@@ -54,15 +54,6 @@ def test_it_calls_chapterless_scenarios_every_chapter_in_the_filter(
     assert not re.search(r'<a href="\?chapter__isnull=True"[^>]*>-</a>', text)
 
 
-def test_it_hides_benchmark_runs_from_coordinators(
-    coordinator_client: Client, superuser_client: Client
-) -> None:
-    DispatchRun.objects.create(trigger=DispatchRun.Trigger.BENCHMARK)
-    url = reverse("admin:scheduler_dispatchrun_changelist")
-    assert "benchmark" not in coordinator_client.get(url).content.decode()
-    assert "?trigger=benchmark" in superuser_client.get(url).content.decode()
-
-
 def test_it_counts_prompts_in_plural(coordinator: User, world: World) -> None:
     scenario = factories.scenario()
     mentor = factories.mentor(world.home)
