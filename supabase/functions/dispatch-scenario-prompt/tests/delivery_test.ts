@@ -87,17 +87,31 @@ edgeTest("it renews an access token shortly before it expires", async (ctx) => {
   assertEquals(ctx.google.tokenRequests, 2);
 });
 
-edgeTest("it reads the text anew after a minute, and keeps it for that minute", async (ctx) => {
+edgeTest("it keeps a scenario's text for a minute, then reads it again", async (ctx) => {
   const scenario = await ctx.scenario("First title", "First body");
   await ctx.send({ prompt_id: 1, scenario_id: scenario });
   await ctx.sql`update scheduler_scenario set title = 'Second title' where id = ${scenario}`;
 
   await ctx.send({ prompt_id: 2, scenario_id: scenario });
-  await ctx.rebuild(); // a new isolate has no cache
-  await ctx.send({ prompt_id: 3, scenario_id: scenario });
+  const now = Date.now;
+  Date.now = () => now() + 61_000;
+  try {
+    await ctx.send({ prompt_id: 3, scenario_id: scenario });
+  } finally {
+    Date.now = now;
+  }
 
   const titles = ctx.fcmMessages().map((m) => (m.notification as { title: string }).title);
   assertEquals(titles, ["First title", "First title", "Second title"]);
+});
+
+edgeTest("it never keeps a disabled scenario: enabled a moment later, it is sent", async (ctx) => {
+  const scenario = await ctx.scenario("Title", "Body", false);
+  assertEquals((await ctx.send({ prompt_id: 1, scenario_id: scenario })).status, 422);
+  await ctx.sql`update scheduler_scenario set is_enabled = true where id = ${scenario}`;
+
+  assertEquals((await ctx.send({ prompt_id: 1, scenario_id: scenario })).status, 200);
+  assertEquals(ctx.fcmMessages().length, 1);
 });
 
 edgeTest(
