@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/scheduler
+# Deno comes from PyPI's `deno` package (requirements-dev.txt); its npm cache lives in the
+# repository (ignored), so a fresh clone needs no other download step.
+DENO := $(abspath $(VENV))/bin/deno
+EDGE_FUNCTION := supabase/functions/dispatch-scenario-prompt
+export DENO_DIR := $(CURDIR)/.deno
+export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: run test test-sqlite test-postgres lint venv bench
+.PHONY: run test test-edge test-sqlite test-postgres lint venv bench
 
 venv: $(VENV)/.installed
 
@@ -25,7 +31,21 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	DEBUG=true $(VENV)/bin/mypy
 
-test: lint test-sqlite test-postgres
+test: lint test-edge test-sqlite test-postgres
+
+# The Edge Function: type check, lint, format, and its tests against loopback FCM and OAuth
+# servers and a database of their own on the PostgreSQL server of PG_TEST_URL.
+test-edge: venv
+	cd $(EDGE_FUNCTION) && $(DENO) check --frozen index.ts tests/
+	cd $(EDGE_FUNCTION) && $(DENO) lint && $(DENO) fmt --check
+	@if $(PY) scripts/pg_ready.py "$(PG_TEST_URL)"; then \
+		cd $(EDGE_FUNCTION) && EDGE_TEST_DATABASE_URL="$(PG_TEST_URL)" \
+			$(DENO) test --frozen --allow-net --allow-env --allow-read tests/; \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL is not reachable at $(PG_TEST_URL); CI needs it." >&2; exit 1; \
+	else \
+		echo "Skipping the Edge Function's tests: no server at $(PG_TEST_URL) (set PG_TEST_URL)." >&2; \
+	fi
 
 test-sqlite: venv
 	$(PY) -m pytest -m "not postgres"

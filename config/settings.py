@@ -160,6 +160,8 @@ PUSH_READ_TIMEOUT_SECONDS = env.float("PUSH_READ_TIMEOUT_SECONDS", default=10.0)
 PUSH_REQUEST_DEADLINE_SECONDS = env.float("PUSH_REQUEST_DEADLINE_SECONDS", default=30.0)
 
 SUPABASE_URL = env.str("SUPABASE_URL", default="")
+# An sb_secret_ key, sent as `apikey` only; SUPABASE_SERVICE_ROLE_KEY is the legacy JWT.
+SUPABASE_SECRET_KEY = env.str("SUPABASE_SECRET_KEY", default="")
 SUPABASE_SERVICE_ROLE_KEY = env.str("SUPABASE_SERVICE_ROLE_KEY", default="")
 SUPABASE_FUNCTION_NAME = env.str("SUPABASE_FUNCTION_NAME", default="dispatch-scenario-prompt")
 

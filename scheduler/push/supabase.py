@@ -11,8 +11,10 @@ import urllib3
 from django.conf import settings
 from django.core.checks import CheckMessage
 
+from scheduler.push import supabase_keys as keys
 from scheduler.push import transport
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
+from scheduler.push.fcm import TOKEN_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +24,8 @@ TRANSIENT_CLIENT_ERRORS = {408, 425, 429}
 
 
 class SupabaseBackend(BasePushBackend):
-    required_settings = ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_FUNCTION_NAME")
+    # And one of SUPABASE_SECRET_KEY or SUPABASE_SERVICE_ROLE_KEY: see check().
+    required_settings = ("SUPABASE_URL", "SUPABASE_FUNCTION_NAME")
 
     def __init__(
         self,
@@ -30,12 +33,15 @@ class SupabaseBackend(BasePushBackend):
         key: str | None = None,
         function_name: str | None = None,
         timeout: float | tuple[float, float] | None = None,
+        *,
+        secret_key: str | None = None,
         **kwargs: Any,
     ) -> None:
+        """`secret_key` is an `sb_secret_` key, `key` the legacy service_role JWT; given
+        neither, they come from SUPABASE_SECRET_KEY and SUPABASE_SERVICE_ROLE_KEY."""
         super().__init__(**kwargs)
         given = {
             "SUPABASE_URL": settings.SUPABASE_URL if url is None else url,
-            "SUPABASE_SERVICE_ROLE_KEY": settings.SUPABASE_SERVICE_ROLE_KEY if key is None else key,
             "SUPABASE_FUNCTION_NAME": (
                 settings.SUPABASE_FUNCTION_NAME if function_name is None else function_name
             ),
@@ -44,15 +50,19 @@ class SupabaseBackend(BasePushBackend):
         base_url = transport.service_url("SUPABASE_URL", given["SUPABASE_URL"])
         function = given["SUPABASE_FUNCTION_NAME"].strip().strip("/")
         self.url = f"{base_url}/functions/v1/{function}"
-        # A key pasted with a trailing newline would make every request invalid.
-        self._key = given["SUPABASE_SERVICE_ROLE_KEY"].strip()
+        if secret_key is None and key is None:
+            secret_key, key = settings.SUPABASE_SECRET_KEY, settings.SUPABASE_SERVICE_ROLE_KEY
+        self.credential = keys.credential(secret_key or "", key or "")
         self.timeout = transport.timeouts() if timeout is None else timeout
         self._pool: urllib3.PoolManager | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def check(cls) -> list[CheckMessage]:
-        return super().check() or transport.service_url_check(
+        problems = super().check() + keys.check()
+        if any(problem.is_serious() for problem in problems):
+            return problems
+        return problems + transport.service_url_check(
             "SUPABASE_URL", hint="It looks like https://<project-ref>.supabase.co"
         )
 
@@ -78,11 +88,11 @@ class SupabaseBackend(BasePushBackend):
             return self._pool
 
     def send(self, message: PushMessage) -> SendOutcome:
-        if transport.has_control_characters(self._key):
+        if transport.has_control_characters(self.credential.key):
             outcome = transport.unsendable_key(SERVICE)
         else:
             outcome = self._post(message)
-        outcome = transport.scrub_outcome(outcome, message.device_token, self._key)
+        outcome = transport.scrub_outcome(outcome, message.device_token, self.credential.key)
         if not outcome.ok:
             logger.info(
                 "supabase push for mentor %s scenario %s prompt %s: %s",
@@ -111,15 +121,13 @@ class SupabaseBackend(BasePushBackend):
         except transport.NETWORK_ERRORS as exc:
             return transport.network_outcome(SERVICE, exc)
         if not 200 <= response.status < 300:
-            body = transport.scrub_body(body, message.device_token, self._key)
-        return classify(response.status, response.headers.get("Retry-After"), body)
+            body = transport.scrub_body(body, message.device_token, self.credential.key)
+        return classify(
+            response.status, response.headers.get("Retry-After"), body, self.credential.setting
+        )
 
     def _headers(self, message: PushMessage) -> dict[str, str]:
-        headers = {
-            "Authorization": f"Bearer {self._key}",
-            "apikey": self._key,
-            "Content-Type": "application/json",
-        }
+        headers = {**self.credential.headers(), "Content-Type": "application/json"}
         # A prompt sent again (its answer was lost) carries the same key, so the
         # function can tell a resend from a new prompt. Test prompts carry none:
         # each is meant to arrive.
@@ -138,28 +146,59 @@ def payload(message: PushMessage) -> dict[str, object]:
     }
 
 
-def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOutcome:
+def classify(
+    status: int,
+    retry_after_header: str | None,
+    body: bytes,
+    key_setting: str = "SUPABASE_SECRET_KEY",
+) -> SendOutcome:
+    """The function's answer as an outcome (the contract in docs/design.md, "The Edge Function")."""
     if 200 <= status < 300:
         return SendOutcome.delivered()
     if 300 <= status < 400:
         return transport.redirect_outcome(SERVICE, status, "SUPABASE_URL")
+    data = transport.parse_json(body)
+    answer = data if isinstance(data, dict) else {}
     detail = error_detail(body)
     if status in (401, 403):
         return SendOutcome.misconfigured(
             f"{SERVICE} refused the request (HTTP {status}): misconfiguration, check "
-            f"SUPABASE_SERVICE_ROLE_KEY.{detail}"
+            f"{key_setting}.{detail}"
         )
     if status == 404:
         return SendOutcome.misconfigured(
             f"{SERVICE} has no such function (HTTP 404): check SUPABASE_URL and "
             f"SUPABASE_FUNCTION_NAME.{detail}"
         )
+    if status == 410 and answer.get("error") == "unregistered":
+        return dead_token(answer)
+    if status == 500 and answer.get("error") == "misconfigured":
+        return SendOutcome.misconfigured(
+            f"{SERVICE}: the Edge Function is misconfigured (HTTP 500): "
+            f"{transport.error_text(str(answer.get('detail') or '').encode())} "
+            "(see its secrets: supabase secrets list)."
+        )
     retry_after = transport.retry_after_seconds(retry_after_header)
+    if status == 409:
+        return SendOutcome.transient(
+            f"{SERVICE}: the Edge Function is sending this prompt right now (HTTP 409).",
+            retry_after=retry_after,
+        )
     if status >= 500 or status in TRANSIENT_CLIENT_ERRORS:
         return SendOutcome.transient(
             f"{SERVICE} is unavailable (HTTP {status}).{detail}", retry_after=retry_after
         )
     return SendOutcome.permanent(f"{SERVICE} rejected the prompt (HTTP {status}).{detail}")
+
+
+def dead_token(answer: dict[str, Any]) -> SendOutcome:
+    """FCM called the token dead: the reason the FCM backend gives, so the token's record
+    reads the same whichever path sent it."""
+    code = str(answer.get("fcm_error") or "")
+    if code in TOKEN_ERRORS:
+        return SendOutcome.permanent(f"FCM: {TOKEN_ERRORS[code]}.", token_invalid=True)
+    what = transport.error_text(str(answer.get("detail") or "HTTP 400 INVALID_ARGUMENT").encode())
+    return SendOutcome.permanent(f"FCM: the device token is invalid ({what}).", token_invalid=True)
 
 
 def error_detail(body: bytes) -> str:

@@ -19,8 +19,9 @@ from tests.push.helpers import message
 
 
 def forget_supabase_settings(push_settings: Any) -> None:
-    for name in SupabaseBackend.required_settings:
+    for name in (*SupabaseBackend.required_settings, "SUPABASE_SECRET_KEY"):
         setattr(push_settings, name, "")
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = ""
 
 
 def test_it_sends_to_the_supabase_function_given_as_arguments(
@@ -47,6 +48,18 @@ def test_it_prefers_arguments_to_settings(supabase: LoopbackServer) -> None:
     [request] = supabase.requests
     assert request.path == "/functions/v1/other"
     assert request.header("apikey") == "argument-key" != SUPABASE_KEY
+
+
+def test_it_takes_a_secret_key_as_an_argument(push_settings: Any, loopback: LoopbackServer) -> None:
+    forget_supabase_settings(push_settings)
+    loopback.always("/functions/v1/f", Answer(200))
+
+    with SupabaseBackend(url=loopback.url, secret_key="sb_secret_given", function_name="f") as b:
+        b.send(message())
+
+    [request] = loopback.requests
+    assert request.header("apikey") == "sb_secret_given"
+    assert request.header("Authorization") is None
 
 
 def test_it_names_a_setting_missing_from_both_arguments_and_settings(push_settings: Any) -> None:

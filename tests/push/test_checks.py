@@ -31,7 +31,7 @@ def test_it_accepts_a_complete_fcm_configuration(firebase: LoopbackServer) -> No
     assert check_push_backend() == []
 
 
-@pytest.mark.parametrize("setting", ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"])
+@pytest.mark.parametrize("setting", ["SUPABASE_URL", "SUPABASE_FUNCTION_NAME"])
 def test_it_names_a_missing_supabase_setting(
     supabase: LoopbackServer, push_settings: Any, setting: str
 ) -> None:
@@ -41,6 +41,55 @@ def test_it_names_a_missing_supabase_setting(
 
     assert error.id == "scheduler.E002"
     assert setting in error.msg
+
+
+def test_it_requires_a_secret_key_or_the_legacy_key(
+    supabase: LoopbackServer, push_settings: Any
+) -> None:
+    push_settings.SUPABASE_SECRET_KEY = ""
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = " "
+
+    [error] = check_push_backend()
+
+    assert error.id == "scheduler.E002"
+    assert "SUPABASE_SECRET_KEY" in error.msg
+    assert "SUPABASE_SERVICE_ROLE_KEY" in error.msg
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "service_role_key"),
+    [("sb_secret_new", ""), ("", "eyJhbGciOiJIUzI1NiJ9.legacy.jwt"), ("sb_secret_new", "eyJ.old")],
+)
+def test_it_accepts_either_key(
+    supabase: LoopbackServer, push_settings: Any, secret_key: str, service_role_key: str
+) -> None:
+    push_settings.SUPABASE_SECRET_KEY = secret_key
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = service_role_key
+
+    assert check_push_backend() == []
+
+
+def test_it_warns_of_a_secret_key_in_the_legacy_setting(
+    supabase: LoopbackServer, push_settings: Any
+) -> None:
+    push_settings.SUPABASE_SECRET_KEY = ""
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = "sb_secret_put_in_the_old_place"
+
+    [warning] = check_push_backend()
+
+    assert warning.id == "scheduler.W001"
+    assert not warning.is_serious()
+    assert "SUPABASE_SECRET_KEY" in (warning.hint or "")
+
+
+def test_it_still_checks_the_url_beside_that_warning(
+    supabase: LoopbackServer, push_settings: Any
+) -> None:
+    push_settings.SUPABASE_SECRET_KEY = ""
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = "sb_secret_put_in_the_old_place"
+    push_settings.SUPABASE_URL = "abcd.supabase.co"
+
+    assert [m.id for m in check_push_backend()] == ["scheduler.W001", "scheduler.E005"]
 
 
 @pytest.mark.parametrize("setting", ["FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE"])
@@ -184,7 +233,8 @@ def test_it_asks_the_selected_backend_class_for_its_checks(push_settings: Any) -
 @pytest.mark.parametrize(
     ("backend", "required"),
     [
-        (SupabaseBackend, {"SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_FUNCTION_NAME"}),
+        # Its keys are one of two, checked on their own (below).
+        (SupabaseBackend, {"SUPABASE_URL", "SUPABASE_FUNCTION_NAME"}),
         (FcmBackend, {"FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE", "FCM_API_URL"}),
         (ConsoleBackend, set()),
     ],

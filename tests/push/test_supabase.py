@@ -72,6 +72,77 @@ def test_it_authenticates_with_the_service_role_key_in_both_headers(
     assert request.header("Content-Type") == "application/json"
 
 
+SECRET_KEY = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"
+
+
+def test_it_sends_a_secret_key_as_apikey_only(push_settings: Any, supabase: LoopbackServer) -> None:
+    push_settings.SUPABASE_SECRET_KEY = SECRET_KEY
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = ""
+
+    send_one(None, supabase)
+
+    [request] = supabase.requests
+    assert request.header("apikey") == SECRET_KEY
+    assert request.header("Authorization") is None
+
+
+def test_it_prefers_the_secret_key_to_the_legacy_one(
+    push_settings: Any, supabase: LoopbackServer
+) -> None:
+    push_settings.SUPABASE_SECRET_KEY = SECRET_KEY
+
+    send_one(None, supabase)
+
+    [request] = supabase.requests
+    assert request.header("apikey") == SECRET_KEY
+    assert request.header("Authorization") is None
+
+
+def test_it_sends_a_secret_key_found_in_the_legacy_setting_the_new_way(
+    push_settings: Any, supabase: LoopbackServer
+) -> None:
+    push_settings.SUPABASE_SECRET_KEY = ""
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = f"{SECRET_KEY}\n"
+
+    send_one(None, supabase)
+
+    [request] = supabase.requests
+    assert request.header("apikey") == SECRET_KEY
+    assert request.header("Authorization") is None
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "service_role_key", "named"),
+    [
+        (SECRET_KEY, "", "SUPABASE_SECRET_KEY"),
+        ("", SUPABASE_KEY, "SUPABASE_SERVICE_ROLE_KEY"),
+        ("", SECRET_KEY, "SUPABASE_SERVICE_ROLE_KEY"),
+    ],
+)
+def test_it_names_the_setting_of_the_refused_key(
+    push_settings: Any, supabase: LoopbackServer, secret_key: str, service_role_key: str, named: str
+) -> None:
+    push_settings.SUPABASE_SECRET_KEY = secret_key
+    push_settings.SUPABASE_SERVICE_ROLE_KEY = service_role_key
+
+    outcome = send_one(
+        Answer(401, {"error": "the apikey header is not one of this project's secret keys"}),
+        supabase,
+    )
+
+    assert outcome.delivery is Delivery.MISCONFIGURED
+    assert f"check {named}." in outcome.error
+
+
+def test_it_masks_an_echoed_secret_key(push_settings: Any, supabase: LoopbackServer) -> None:
+    push_settings.SUPABASE_SECRET_KEY = SECRET_KEY
+
+    outcome = send_one(Answer(401, {"error": f"unknown key {SECRET_KEY}"}), supabase)
+
+    assert SECRET_KEY not in outcome.error
+    assert SECRET_KEY[:20] not in outcome.error
+
+
 def test_it_uses_the_configured_function_name(push_settings: Any, supabase: LoopbackServer) -> None:
     push_settings.SUPABASE_FUNCTION_NAME = "another-function"
     push_settings.SUPABASE_URL = supabase.url + "/"
@@ -129,7 +200,7 @@ def test_it_names_the_function_setting_when_the_function_is_missing(
     assert "SUPABASE_FUNCTION_NAME" in outcome.error
 
 
-@pytest.mark.parametrize("status", [400, 409, 410, 422])
+@pytest.mark.parametrize("status", [400, 410, 422])
 def test_it_treats_other_client_errors_as_permanent(supabase: LoopbackServer, status: int) -> None:
     outcome = send_one(Answer(status, {"error": "bad device"}), supabase)
 
