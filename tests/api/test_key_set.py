@@ -13,7 +13,7 @@ from django.test import Client
 
 from scheduler.api import auth
 from tests.api.conftest import App, KeySetServer
-from tests.api.keys import JWKS_PATH, SigningKey
+from tests.api.keys import JWKS_PATH, SigningKey, claims_for
 from tests.hang_guard import fails_if_hung
 from tests.loopback import Answer
 
@@ -196,3 +196,19 @@ def test_it_answers_401_for_a_key_set_it_cannot_use(
 
 def _claims_of(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_it_never_takes_keys_over_plain_http_from_another_machine(
+    app: App, key_server: KeySetServer, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loopback plays a machine on the way (a proxy) that would gladly hand out keys.
+    monkeypatch.setenv("HTTP_PROXY", key_server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    settings.DEBUG = False
+    settings.SUPABASE_URL = "http://abcd.supabase.example"
+    app.token = key_server.keys[0].sign(
+        claims_for(app.mentor.auth_user_id, "http://abcd.supabase.example/auth/v1")
+    )
+    assert app.get("/prompts").status_code == 401
+    assert key_server.fetches == 0
