@@ -128,22 +128,25 @@ def open_connection(
         target += f"?{parts.query}"
     proxy = proxy_for(parts.scheme, host)
     if parts.scheme == "https":
-        context = ssl.create_default_context(cafile=ca_bundle())
-        if proxy is None:
-            return (
-                http.client.HTTPSConnection(host, port, timeout=timeout, context=context),
-                target,
-                {},
-            )
-        connection = http.client.HTTPSConnection(
-            proxy.hostname or "", proxy.port or 80, timeout=timeout, context=context
-        )
-        connection.set_tunnel(host, port, headers=proxy_authorization(proxy))
-        return connection, target, {}
+        return https_connection(host, port, proxy, timeout), target, {}
     if proxy is None:
         return http.client.HTTPConnection(host, port, timeout=timeout), target, {}
+    # Plain http through a proxy: the whole URL is the request target.
     connection = http.client.HTTPConnection(proxy.hostname or "", proxy.port or 80, timeout=timeout)
     return connection, url, proxy_authorization(proxy)
+
+
+def https_connection(
+    host: str, port: int, proxy: SplitResult | None, timeout: float
+) -> http.client.HTTPSConnection:
+    context = ssl.create_default_context(cafile=ca_bundle())
+    if proxy is None:
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    connection = http.client.HTTPSConnection(
+        proxy.hostname or "", proxy.port or 80, timeout=timeout, context=context
+    )
+    connection.set_tunnel(host, port, headers=proxy_authorization(proxy))
+    return connection
 
 
 def proxy_for(scheme: str, host: str) -> SplitResult | None:

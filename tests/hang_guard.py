@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from types import FrameType
 
 
-class Hung(Exception):
-    pass
+class Hung(BaseException):
+    """A BaseException, so that code catching every Exception cannot swallow it."""
 
 
 @contextmanager

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from scheduler import bounded_http
 from tests.hang_guard import fails_if_hung
@@ -77,3 +85,56 @@ def test_it_fails_with_a_reason_that_holds_no_url() -> None:
     with pytest.raises(bounded_http.RequestFailed) as caught:
         bounded_http.request("GET", "http://127.0.0.1:9/secret-path", deadline_seconds=5)
     assert "secret" not in str(caught.value)
+
+
+def test_it_ends_a_trickling_answer_over_tls_too(
+    server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server._httpd.socket = context.wrap_socket(server._httpd.socket, server_side=True)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    https_url = server.url.replace("http://", "https://")
+    server.always("/keys", Answer(200, b"{}"), method="GET")
+    server.always("/slow", Answer(200, b"x" * 1000, trickle=0.2), method="GET")
+
+    reply = bounded_http.request("GET", f"{https_url}/keys", deadline_seconds=5, max_body_bytes=10)
+    assert (reply.status, reply.body) == (200, b"{}")
+    with (
+        fails_if_hung(30, "a trickling answer over TLS"),
+        pytest.raises(bounded_http.RequestFailed, match="timed out"),
+    ):
+        bounded_http.request("GET", f"{https_url}/slow", deadline_seconds=0.5, max_body_bytes=2000)
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, its own authority."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
