@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from scheduler import health
+from scheduler.client_ip import client_ip
 from scheduler.metrics import exposition
 
 
@@ -50,7 +51,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 def metrics_allowed(request: HttpRequest) -> bool:
-    if request.META.get("REMOTE_ADDR", "") in settings.METRICS_ALLOWED_IPS:
+    if client_ip(request) in settings.METRICS_ALLOWED_IPS:
         return True
     token = settings.METRICS_TOKEN
     given = request.headers.get("Authorization", "")
