@@ -14,7 +14,7 @@ from django.http import (
     JsonResponse,
 )
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from scheduler import health
@@ -23,8 +23,16 @@ from scheduler.metrics import exposition
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
+    """GET or HEAD (the same status and headers, no body)."""
+    response = health_response()
+    if request.method == "HEAD":
+        response.content = b""
+    return response
+
+
+def health_response() -> JsonResponse:
     try:
         snap = health.snapshot()
     except DatabaseError:
