@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time, timedelta
 from pathlib import Path
 
@@ -77,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "scheduler.health.admin_banner",
+                "scheduler.admin.login.login_alert_banner",
             ],
         },
     },
@@ -121,8 +123,13 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-# Either limit locks: one user name from anywhere, or one address trying any names.
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# One address trying any names, or a name from one address, is locked; a name alone
+# never is, or anyone could lock the real coordinator out (scheduler/admin/login.py).
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
+# Failures for one user name from all addresses within the cool-off that make
+# superusers see a banner (and a warning logged): reported, not locked.
+LOGIN_ALERT_FAILURES_PER_USERNAME = env.int("LOGIN_ALERT_FAILURES_PER_USERNAME", default=20)
+AXES_HANDLER = "scheduler.admin.login.AlertingDatabaseHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "scheduler.admin.login.lockout_response"
 
@@ -140,10 +147,24 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 
 # --- Deployment hardening (all on unless DEBUG) ----------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-if env.bool("BEHIND_TLS_PROXY", default=False):
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # Every request comes from the proxy: the login throttle counts the client's address.
-    AXES_CLIENT_IP_CALLABLE = "scheduler.admin.login.client_ip_address"
+# How many proxies of ours append to X-Forwarded-For; the client's address is the
+# entry this far from the right (0: REMOTE_ADDR). Behind the TLS proxy, one.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if BEHIND_TLS_PROXY else 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 (no proxy) or more.")
+# The proxy's own addresses (CIDR); a request from elsewhere did not come through
+# it, and its X-Forwarded-For is ignored. Empty: any peer is taken for the proxy.
+TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[])
+try:
+    for _network in TRUSTED_PROXY_NETWORKS:
+        ipaddress.ip_network(_network, strict=False)
+except ValueError as _error:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_NETWORKS: {_error}") from None
+# The login throttle, /metrics and the API throttle all take the client's address from here.
+AXES_CLIENT_IP_CALLABLE = "scheduler.client_ip.client_ip"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -209,6 +230,8 @@ DISPATCH_STALE_CLAIM_SECONDS = env.int("DISPATCH_STALE_CLAIM_SECONDS", default=9
 DISPATCH_LEASE_SECONDS = env.int("DISPATCH_LEASE_SECONDS", default=30)
 DISPATCH_RUN_DEADLINE_SECONDS = env.int("DISPATCH_RUN_DEADLINE_SECONDS", default=240)
 DISPATCH_INTERVAL_MINUTES = env.int("DISPATCH_INTERVAL_MINUTES", default=5)
+# Dispatch runs older than this are deleted after a run; their prompts stay.
+DISPATCH_RUN_RETENTION_DAYS = env.int("DISPATCH_RUN_RETENTION_DAYS", default=90)
 # The admin's "run now" hands the run to the cluster; off, it runs inside the request.
 DISPATCH_RUN_NOW_IN_BACKGROUND = env.bool("DISPATCH_RUN_NOW_IN_BACKGROUND", default=True)
 # Whom coordinators should tell when sending has stopped (a name, a phone number, an address).

@@ -1,5 +1,6 @@
-"""System checks: a selected push backend must have what it needs, dispatch settings must be
-possible, and a SQLite database must be new enough for the claim's RETURNING."""
+"""System checks: a selected push backend must have what it needs, the API's key set must come
+over https, dispatch settings must be possible, and a SQLite database must be new enough for
+the claim's RETURNING."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.utils.module_loading import import_string
 
-from scheduler.push import BACKEND_ALIASES, backend_path
+from scheduler.push import BACKEND_ALIASES, backend_path, transport
 
 # With 0 of any of these a run sends nothing, never retries, never stops claiming,
 # or loses its lease before its first claim.
@@ -25,6 +26,8 @@ WHOLE_NUMBERS_FROM_ONE = (
     "DISPATCH_LEASE_SECONDS",
     "DISPATCH_RUN_DEADLINE_SECONDS",
     "DISPATCH_INTERVAL_MINUTES",
+    "DISPATCH_RUN_RETENTION_DAYS",
+    "LOGIN_ALERT_FAILURES_PER_USERNAME",
 )
 # The claim and the mark before sending read back the rows they changed with
 # `RETURNING`, which SQLite has from 3.35 on (Debian 12 ships 3.40).
@@ -53,6 +56,31 @@ def check_push_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     # A class given by dotted path need not derive from BasePushBackend.
     check = getattr(backend_class, "check", None)
     return list(check()) if callable(check) else []
+
+
+@register()
+def check_api_key_set_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The API fetches its token keys from SUPABASE_URL: https, whatever the push backend.
+
+    Keys fetched in clear text could be swapped on the way, and then anyone
+    could sign a token the API accepts. With the Supabase push backend its own
+    check already reports the same URL.
+    """
+    if not settings.SUPABASE_URL.strip() or "SUPABASE_URL" in push_backend_requires():
+        return []
+    return transport.service_url_check(
+        "SUPABASE_URL",
+        hint="The mentor app API fetches its key set from it: "
+        "https://<project-ref>.supabase.co, or leave it empty when the API is not used.",
+    )
+
+
+def push_backend_requires() -> tuple[str, ...]:
+    try:
+        backend_class = import_string(backend_path(settings.PUSH_BACKEND))
+    except ImportError:
+        return ()
+    return tuple(getattr(backend_class, "required_settings", ()))
 
 
 @register()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Subquery
+from django.db.models import QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -46,20 +47,26 @@ def cutoff(now: datetime | None = None) -> datetime:
 
 def snapshot() -> Snapshot:
     """One query: the last finished runs, each carrying the last good run's time."""
+    rows = list(snapshot_query())
+    if not rows:
+        return Snapshot([], None)
+    return Snapshot([(row[0], row[1]) for row in rows if row[0] is not None], rows[0][2])
+
+
+def snapshot_query() -> QuerySet[Any, tuple[datetime | None, str, Any]]:
+    """Both halves read an index of their own (dispatchrun_finished, dispatchrun_finished_ok)
+    backwards and stop at the first rows, however many runs the table holds."""
     last_ok = (
         DispatchRun.objects.filter(finished_at__isnull=False, error="")
         .order_by("-finished_at")
         .values("finished_at")[:1]
     )
-    rows = list(
+    return (
         DispatchRun.objects.filter(finished_at__isnull=False)
         .annotate(last_ok_at=Subquery(last_ok))
         .order_by("-finished_at")
         .values_list("finished_at", "error", "last_ok_at")[:FAILED_RUNS]
     )
-    if not rows:
-        return Snapshot([], None)
-    return Snapshot([(row[0], row[1]) for row in rows if row[0] is not None], rows[0][2])
 
 
 def status(snap: Snapshot, now: datetime | None = None) -> str:

@@ -334,6 +334,22 @@ class DispatchRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        indexes = [
+            # /healthz and the admin banner read the latest finished runs, and the
+            # latest one without an error, on every request (scheduler/health.py).
+            models.Index(
+                fields=["finished_at"],
+                condition=models.Q(finished_at__isnull=False),
+                name="dispatchrun_finished",
+            ),
+            models.Index(
+                fields=["finished_at"],
+                condition=models.Q(finished_at__isnull=False, error=""),
+                name="dispatchrun_finished_ok",
+            ),
+            # The run list's order, and pruning by age (scheduler/retention.py).
+            models.Index(fields=["started_at"], name="dispatchrun_started"),
+        ]
         verbose_name = _("dispatch run")
         verbose_name_plural = _("dispatch runs")
         permissions = [("run_dispatch_now", _("Can start a dispatch run from the admin"))]

@@ -1,4 +1,4 @@
-"""The function the django-q2 schedule calls."""
+"""The functions django-q2 calls: the scheduled run (then pruning old runs) and the admin's."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from collections.abc import Collection
 
 from scheduler.models import DispatchRun
 from scheduler.pipeline import run_dispatch
+from scheduler.retention import prune_dispatch_runs
 
 
 def scheduled_dispatch() -> dict[str, object]:
-    return run_dispatch(trigger=DispatchRun.Trigger.SCHEDULE).as_dict()
+    summary = run_dispatch(trigger=DispatchRun.Trigger.SCHEDULE)
+    prune_dispatch_runs()  # after the run, never in its way; never raises
+    return summary.as_dict()
 
 
 def admin_dispatch(chapter_ids: Collection[int] | None = None) -> dict[str, object]:

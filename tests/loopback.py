@@ -172,6 +172,11 @@ class LoopbackServer:
         with self._lock:
             return self._max_in_flight[path]
 
+    def in_flight(self, path: str) -> int:
+        """How many requests to `path` the server is handling (answering) right now."""
+        with self._lock:
+            return self._in_flight[path]
+
     def wait_for(self, count: int, path: str | None = None, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -17,9 +17,12 @@ from typing import Any
 from uuid import UUID
 
 import jwt
-import requests
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from jwt import PyJWK, PyJWKSet
+
+from scheduler import bounded_http
+from scheduler.push import transport
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,9 @@ LEEWAY_SECONDS = 30
 MAX_TOKEN_LENGTH = 8192
 MAX_KEY_ID_LENGTH = 200
 MAX_KEY_SET_BYTES = 256 * 1024
-FETCH_TIMEOUT_SECONDS = (2.0, 3.0)  # connect, read
+# The whole fetch, however slowly the server answers; also the longest a request
+# without a usable key waits for it.
+FETCH_DEADLINE_SECONDS = 5.0
 # Tokens naming a key we do not hold may fetch the key set again this often:
 # a rotated key is picked up quickly, a flood of made-up ids costs one fetch.
 UNKNOWN_KEY_REFETCH_SECONDS = 60
@@ -104,7 +109,14 @@ def verification_key(header: dict[str, object]) -> tuple[Any, str]:
 
 
 class KeySet:
-    """The project's signing keys, fetched when needed and kept `cache_seconds`."""
+    """The project's signing keys, fetched when needed and kept `cache_seconds`.
+
+    Fetching happens on a thread of its own, one fetch at a time, and no lock is
+    held while it talks to the network. Requests go on with the keys they have
+    while a refresh runs; only a request without a usable key (before the first
+    fetch, or naming a key we do not hold) waits for the fetch, and never longer
+    than its deadline.
+    """
 
     def __init__(self, url: str, cache_seconds: int) -> None:
         self.url = url
@@ -113,21 +125,37 @@ class KeySet:
         self._fetched_at: float | None = None
         self._unknown_key_refetch_at: float | None = None
         self._paused_until = 0.0
-        # One fetch at a time; the others wait for its keys rather than fetch too.
-        self._lock = threading.Lock()
+        self._fetching: threading.Event | None = None  # set when the running fetch ends
+        self._lock = threading.Lock()  # guards the fields above, never held across I/O
 
     def key_for(self, kid: str) -> PyJWK:
-        with self._lock:
-            now = time.time()
-            fetched_now = self._expired(now) and self._refresh(now)
-            key = self._keys.get(kid)
-            if key is None and not fetched_now and self._may_refetch_for_unknown_key(now):
-                self._unknown_key_refetch_at = now
-                self._refresh(now)
+        key, fetch = self._cached_key_or_fetch(kid, time.time())
+        if key is None and fetch is not None:
+            fetch.wait(FETCH_DEADLINE_SECONDS)
+            with self._lock:
                 key = self._keys.get(kid)
         if key is None:
             raise InvalidToken("unknown kid" if self._keys else "no key set")
         return key
+
+    def wait_for_fetch(self, timeout: float) -> bool:
+        """Wait until no fetch is running; False if one still is after `timeout` seconds."""
+        with self._lock:
+            fetch = self._fetching
+        return fetch is None or fetch.wait(timeout)
+
+    def _cached_key_or_fetch(
+        self, kid: str, now: float
+    ) -> tuple[PyJWK | None, threading.Event | None]:
+        """The cached key, or the fetch worth waiting for; starts a fetch when one is due."""
+        with self._lock:
+            key = self._keys.get(kid)
+            if self._expired(now):
+                self._start_fetch(now)
+            elif key is None and self._may_refetch_for_unknown_key(now):
+                self._unknown_key_refetch_at = now
+                self._start_fetch(now)
+            return key, self._fetching
 
     def _expired(self, now: float) -> bool:
         return self._fetched_at is None or now - self._fetched_at >= self.cache_seconds
@@ -136,35 +164,50 @@ class KeySet:
         last = self._unknown_key_refetch_at
         return last is None or now - last >= UNKNOWN_KEY_REFETCH_SECONDS
 
-    def _refresh(self, now: float) -> bool:
-        """Fetch the keys; on failure keep the ones we have. True when fetched."""
-        if now < self._paused_until:
-            return False
+    def _start_fetch(self, now: float) -> None:
+        """Start a fetch unless one is running or a failed one is still cooling off."""
+        if self._fetching is not None or now < self._paused_until:
+            return
+        done = self._fetching = threading.Event()
+        threading.Thread(
+            target=self._fetch, args=(done,), name="supabase-key-set", daemon=True
+        ).start()
+
+    def _fetch(self, done: threading.Event) -> None:
+        """Fetch the keys; on failure keep the ones we have and pause further fetches."""
         try:
-            self._keys = fetch_signing_keys(self.url)
-        except KeySetUnavailable as exc:
-            self._paused_until = now + FAILED_FETCH_PAUSE_SECONDS
-            logger.warning("could not fetch the Supabase key set (%s); keeping cached keys", exc)
-            return False
-        self._fetched_at = now
-        return True
+            keys = fetch_signing_keys(self.url)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, KeySetUnavailable) else type(exc).__name__
+            logger.warning("could not fetch the Supabase key set (%s); keeping cached keys", reason)
+            with self._lock:
+                self._paused_until = time.time() + FAILED_FETCH_PAUSE_SECONDS
+        else:
+            with self._lock:
+                self._keys = keys
+                self._fetched_at = time.time()
+        finally:
+            with self._lock:
+                self._fetching = None
+            done.set()
 
 
 def fetch_signing_keys(url: str) -> dict[str, PyJWK]:
     """The ES256 and RS256 signing keys published at `url`, by key id."""
     try:
-        with requests.get(
-            url, timeout=FETCH_TIMEOUT_SECONDS, allow_redirects=False, stream=True
-        ) as response:
-            if response.status_code != 200:
-                raise KeySetUnavailable(f"HTTP {response.status_code}")
-            body = response.raw.read(MAX_KEY_SET_BYTES + 1, decode_content=True)
-    except requests.RequestException as exc:
-        raise KeySetUnavailable(type(exc).__name__) from exc
-    if len(body) > MAX_KEY_SET_BYTES:
-        raise KeySetUnavailable("key set too large")
+        reply = bounded_http.request(
+            "GET",
+            url,
+            deadline_seconds=FETCH_DEADLINE_SECONDS,
+            max_body_bytes=MAX_KEY_SET_BYTES,
+            headers={"Accept": "application/json"},
+        )
+    except bounded_http.RequestFailed as exc:
+        raise KeySetUnavailable(str(exc)) from exc
+    if reply.status != 200:
+        raise KeySetUnavailable(f"HTTP {reply.status}")
     try:
-        data = json.loads(body)
+        data = json.loads(reply.body)
         published = PyJWKSet.from_dict(data).keys
     except (ValueError, AttributeError, jwt.PyJWTError) as exc:
         raise KeySetUnavailable("not a key set") from exc
@@ -187,7 +230,12 @@ _current_lock = threading.Lock()
 def key_set() -> KeySet:
     """The key set for the current settings (tests change SUPABASE_URL between cases)."""
     global _current
-    url = f"{supabase_url()}/auth/v1/.well-known/jwks.json"
+    try:
+        # Keys fetched over plain http from another machine could be anyone's.
+        base = transport.service_url("SUPABASE_URL", settings.SUPABASE_URL)
+    except ImproperlyConfigured as exc:
+        raise InvalidToken("SUPABASE_URL is not https") from exc
+    url = f"{base}/auth/v1/.well-known/jwks.json"
     cache_seconds = settings.SUPABASE_JWKS_CACHE_SECONDS
     with _current_lock:
         if _current is None or (_current.url, _current.cache_seconds) != (url, cache_seconds):

@@ -30,6 +30,7 @@ from django.http import HttpRequest
 from ninja.errors import Throttled
 from ninja.throttling import BaseThrottle
 
+from scheduler.client_ip import client_ip
 from scheduler.models import PeerMentor
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,8 @@ remembered = LocMemCache("scheduler-api-throttle", {"MAX_ENTRIES": 10_000})
 
 
 def client_address(request: HttpRequest) -> str:
-    """The address a request came from: the one place that says so for the API."""
-    return request.META.get("REMOTE_ADDR", "")
+    """The address a request came from, behind our proxies as the login throttle sees it."""
+    return client_ip(request) or ""
 
 
 def throttle_cache() -> BaseCache:

@@ -14,16 +14,25 @@ from django.http import (
     JsonResponse,
 )
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from scheduler import health
+from scheduler.client_ip import client_ip
 from scheduler.metrics import exposition
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
+    """GET or HEAD (the same status and headers, no body)."""
+    response = health_response()
+    if request.method == "HEAD":
+        response.content = b""
+    return response
+
+
+def health_response() -> JsonResponse:
     try:
         snap = health.snapshot()
     except DatabaseError:
@@ -50,7 +59,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 def metrics_allowed(request: HttpRequest) -> bool:
-    if request.META.get("REMOTE_ADDR", "") in settings.METRICS_ALLOWED_IPS:
+    if client_ip(request) in settings.METRICS_ALLOWED_IPS:
         return True
     token = settings.METRICS_TOKEN
     given = request.headers.get("Authorization", "")

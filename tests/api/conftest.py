@@ -38,6 +38,11 @@ class KeySetServer:
     server: LoopbackServer
     keys: list[SigningKey] = field(default_factory=list)
     failing_status: int | None = None
+    trickle: float = 0.0  # seconds between the bytes of the answer
+
+    def settled(self) -> bool:
+        """Wait (a few seconds at most) until the key set's fetch in the background ended."""
+        return auth.key_set().wait_for_fetch(timeout=10)
 
     @property
     def url(self) -> str:
@@ -54,7 +59,7 @@ class KeySetServer:
     def answer(self, request: RecordedRequest) -> Answer:
         if self.failing_status is not None:
             return Answer(self.failing_status, {"message": "unavailable"})
-        return Answer(200, {"keys": [key.jwk() for key in self.keys]})
+        return Answer(200, {"keys": [key.jwk() for key in self.keys]}, trickle=self.trickle)
 
     def token(self, user_id: uuid.UUID | str, key: SigningKey, **claims: Any) -> str:
         return key.sign(claims_for(user_id, self.issuer, **claims))

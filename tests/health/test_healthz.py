@@ -4,8 +4,10 @@ import json
 import os
 
 import pytest
+from django.db import connection
 from django.test import Client
 
+from scheduler import health
 from tests.health.conftest import finished_run
 from tests.processes import manage
 
@@ -86,3 +88,43 @@ def test_it_answers_database_when_the_database_is_unreachable_in_a_real_process(
     assert child.returncode == 0, child.stderr
     answer = json.loads(child.stdout.strip().splitlines()[-1])
     assert answer == {"code": 503, "body": {"status": "database", "database": "unreachable"}}
+
+
+def test_it_answers_head_with_the_status_and_no_body(client: Client) -> None:
+    finished_run(minutes_ago=1)
+    response = client.head("/healthz")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response["Content-Type"] == "application/json"
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_it_answers_head_with_503_when_stale(client: Client) -> None:
+    assert client.head("/healthz").status_code == 503
+
+
+def test_it_refuses_other_methods(client: Client) -> None:
+    assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.postgres
+def test_it_reads_indexes_not_the_whole_table_of_runs() -> None:
+    # Years of runs at five minutes, mostly successful, a failing stretch now and then.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO scheduler_dispatchrun
+                (started_at, finished_at, trigger, dispatched, failed, skipped, retrying,
+                 in_doubt, deferred, error)
+            SELECT now() - n * interval '5 minutes', now() - n * interval '5 minutes' + interval '3 seconds',
+                   'schedule', 0, 0, 0, 0, 0, '{}',
+                   CASE WHEN n % 50 < 3 THEN 'OperationalError: boom' ELSE '' END
+            FROM generate_series(1, 60000) AS n
+            """
+        )
+        cursor.execute("ANALYZE scheduler_dispatchrun")
+    plan = health.snapshot_query().explain()
+    assert "Seq Scan" not in plan, plan
+    assert "using dispatchrun_finished on" in plan, plan
+    assert "dispatchrun_finished_ok" in plan, plan
+    assert health.snapshot().last_ok_at is not None

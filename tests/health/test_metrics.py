@@ -80,3 +80,23 @@ def test_it_counts_a_runs_prompts_duration_success_and_push_latency(
     assert 'scheduler_prompts_total{status="dispatched"}' in body
     assert "scheduler_last_successful_run_timestamp_seconds" in body
     assert "device-token" not in body and "Mentor" not in body
+
+
+def test_it_lets_in_the_client_behind_the_proxy_not_the_proxy(
+    client: Client, enabled: None, settings: object
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_NETWORKS = []
+    # The proxy itself is on an allowed address; what counts is who it forwards.
+    outsider = client.get("/metrics", REMOTE_ADDR="10.0.0.7", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert outsider.status_code == 403
+    scraper = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.0.0.7")
+    assert scraper.status_code == 200
+
+
+def test_it_ignores_forwarded_for_without_a_trusted_proxy(
+    client: Client, enabled: None, settings: object
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 0
+    forged = client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="10.0.0.7")
+    assert forged.status_code == 403

@@ -13,6 +13,7 @@ from django.core.management.base import SystemCheckError
 from scheduler.checks import (
     POSITIVE_SECONDS,
     WHOLE_NUMBERS_FROM_ONE,
+    check_api_key_set_url,
     check_dispatch_settings,
     check_push_backend,
 )
@@ -296,3 +297,43 @@ def test_it_stops_manage_py_check_on_an_impossible_setting(settings: Any, settin
 
     with pytest.raises(SystemCheckError, match=setting):
         call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.parametrize("backend", ["console", "locmem", "fcm"])
+def test_it_holds_the_api_key_set_url_to_https_whatever_the_push_backend(
+    settings: Any, backend: str
+) -> None:
+    settings.PUSH_BACKEND = backend
+    settings.SUPABASE_URL = "http://abcd.supabase.co"
+
+    [error] = check_api_key_set_url()
+
+    assert error.id == "scheduler.E005"
+    assert "SUPABASE_URL" in error.msg and "https://" in error.msg
+
+
+def test_it_stops_check_deploy_on_a_plain_http_key_set_url(settings: Any) -> None:
+    settings.PUSH_BACKEND = "console"
+    settings.SUPABASE_URL = "http://abcd.supabase.co"
+
+    with pytest.raises(SystemCheckError, match="SUPABASE_URL"):
+        call_command("check", "--deploy", stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.parametrize(
+    "url", ["", "https://abcd.supabase.co", "http://127.0.0.1:54321", "http://localhost:54321"]
+)
+def test_it_accepts_an_https_local_or_absent_key_set_url(settings: Any, url: str) -> None:
+    settings.PUSH_BACKEND = "console"
+    settings.SUPABASE_URL = url
+
+    assert check_api_key_set_url() == []
+
+
+def test_it_reports_the_supabase_url_once_with_the_supabase_backend(
+    supabase: LoopbackServer, push_settings: Any
+) -> None:
+    push_settings.SUPABASE_URL = "http://abcd.supabase.co"
+
+    assert check_api_key_set_url() == []
+    assert [e.id for e in check_push_backend()] == ["scheduler.E005"]

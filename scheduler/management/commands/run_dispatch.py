@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from scheduler.models import DispatchRun, PeerMentor, Scenario
 from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.push import get_backend
+from scheduler.retention import prune_dispatch_runs
 from scheduler.rules import DuePrompt
 
 NAME_CHUNK = 1000
@@ -71,6 +72,7 @@ class Command(BaseCommand):
             raise CommandError(f"Database error during the run: {first_line(exc)}") from None
         finally:
             signal.signal(signal.SIGTERM, previous)
+        prune_after_a_run(dry_run=dry_run, stopped=stop.is_set())
 
         if as_json:
             self.stdout.write(summary.as_json(dry_run=dry_run))
@@ -78,6 +80,12 @@ class Command(BaseCommand):
             self.stdout.write(human_summary(summary, dry_run=dry_run))
         if summary.misconfigured:
             raise CommandError(f"Push backend misconfigured: {summary.misconfigured}")
+
+
+def prune_after_a_run(*, dry_run: bool, stopped: bool) -> None:
+    """Old runs go after a real run that was not told to stop (a cron may run this, not qcluster)."""
+    if not dry_run and not stopped:
+        prune_dispatch_runs()  # never raises
 
 
 def check_scenario(scenario_id: int) -> None:
