@@ -542,7 +542,9 @@ def finish_run(run: DispatchRun, tally: Tally) -> None:
         setattr(run, name, value)
     run.deferred = summary.deferred
     run.finished_at = timezone.now()
-    run.lease_expires_at = None
+    # Ended, well or not: what it still holds is free for the next run at once,
+    # not after DISPATCH_STALE_CLAIM_SECONDS.
+    run.lease_expires_at = run.finished_at
     try:
         save_run(run)
     except Exception:
