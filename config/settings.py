@@ -95,6 +95,10 @@ elif _db["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POO
         "timeout": 30,
     }
     _db["CONN_MAX_AGE"] = 0
+    # The pool tests each connection as it hands it out (Django passes psycopg's
+    # ConnectionPool.check_connection for this), so after a database restart or
+    # failover the next request gets a fresh connection instead of a dead one.
+    _db["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
