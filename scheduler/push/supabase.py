@@ -11,7 +11,7 @@ import urllib3
 from django.conf import settings
 from django.core.checks import CheckMessage
 
-from scheduler.push import transport
+from scheduler.push import scrubbing, transport
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class SupabaseBackend(BasePushBackend):
             outcome = transport.unsendable_key(SERVICE)
         else:
             outcome = self._post(message)
-        outcome = transport.scrub_outcome(outcome, message.device_token, self._key)
+        outcome = scrubbing.scrub_outcome(outcome, message.device_token, self._key)
         if not outcome.ok:
             logger.info(
                 "supabase push for mentor %s scenario %s prompt %s: %s",
@@ -111,7 +111,7 @@ class SupabaseBackend(BasePushBackend):
         except transport.NETWORK_ERRORS as exc:
             return transport.network_outcome(SERVICE, exc)
         if not 200 <= response.status < 300:
-            body = transport.scrub_body(body, message.device_token, self._key)
+            body = scrubbing.scrub_body(body, message.device_token, self._key)
         return classify(response.status, response.headers.get("Retry-After"), body)
 
     def _headers(self, message: PushMessage) -> dict[str, str]:
