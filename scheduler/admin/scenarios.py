@@ -146,6 +146,8 @@ class ScenarioAdmin(ChapterScopedAdmin):
         scenario = Scenario()
         for name, value in form.cleaned_data.items():
             setattr(scenario, name, value)
+        # The box says the rule being built; missing text is for the form's errors.
+        scenario.is_enabled = False
         return JsonResponse(
             {"sentence": explain.sentence(scenario), "errors": form.errors.get_json_data()}
         )
