@@ -95,10 +95,10 @@ elif _db["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POO
         "timeout": 30,
     }
     _db["CONN_MAX_AGE"] = 0
-    # The pool tests each connection as it hands it out (Django passes psycopg's
-    # ConnectionPool.check_connection for this), so after a database restart or
-    # failover the next request gets a fresh connection instead of a dead one.
-    _db["CONN_HEALTH_CHECKS"] = True
+    # Django's backend, but each connection is checked as it leaves the pool and
+    # the first dead one (a database restart) replaces every idle one: the next
+    # request gets a fresh connection instead of a dead one or a long wait.
+    _db["ENGINE"] = "config.postgresql"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
