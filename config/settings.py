@@ -105,6 +105,10 @@ elif _db["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POO
         "timeout": 30,
     }
     _db["CONN_MAX_AGE"] = 0
+    # Django's backend, but each connection is checked as it leaves the pool and
+    # the first dead one (a database restart) replaces every idle one: the next
+    # request gets a fresh connection instead of a dead one or a long wait.
+    _db["ENGINE"] = "config.postgresql"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

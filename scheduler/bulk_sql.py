@@ -55,6 +55,18 @@ def array_of(field: models.Field[Any, Any], db: BaseDatabaseWrapper) -> str:
     return f"%b::{_cast_type(field, db)}[]"
 
 
+def pk_in(
+    model: type[models.Model], ids: Sequence[int], db: BaseDatabaseWrapper
+) -> tuple[str, list[Any]]:
+    """`pk IN (ids)` and its parameters: on PostgreSQL one binary array, for `array_cursor`."""
+    primary_key = model._meta.pk
+    assert primary_key is not None
+    column = _column(primary_key, db)
+    if db.vendor == "postgresql":
+        return f"{column} = ANY({array_of(primary_key, db)})", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
 def _cast_type(field: models.Field[Any, Any], db: BaseDatabaseWrapper) -> str:
     # Without its length: a cast to varchar(n) would cut a long value short,
     # where storing it in the column refuses it, as the ORM's insert would.
@@ -140,15 +152,16 @@ def update_rows(
     where: str,
     params: Sequence[Any] = (),
     also: Mapping[str, object] | None = None,
-) -> int:
+) -> set[int]:
     """One UPDATE giving each row (by primary key) its own changes, where `where` holds.
 
     A column every row sets to the same value is set plainly; otherwise each
     row gets its own value, and a row that does not change it keeps its own.
-    `also` is set on every row. Returns the number of rows updated.
+    `also` is set on every row. Returns the primary keys of the rows updated,
+    from the statement itself (`RETURNING`).
     """
     if not changes_by_id:
-        return 0
+        return set()
     db = default_connection()
     ids = list(changes_by_id)
     plain: list[str] = []
@@ -174,10 +187,10 @@ def update_rows(
         sql, values = _update_cases(db, model, ids, per_row, plain, where)
         statement_params = [*values, *plain_values, *params, *ids]
         cursor = db.cursor()
+    sql += f" RETURNING {_table(model, db)}.{_column(model._meta.pk, db)}"
     with cursor:
         cursor.execute(sql, statement_params)
-        rowcount: int = cursor.rowcount
-    return rowcount
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 def _update_cases(

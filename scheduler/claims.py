@@ -11,7 +11,7 @@ crash can leave only the prompts that were really in flight in doubt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,9 +23,9 @@ from django.db.models import Q, QuerySet
 from scheduler import policy
 from scheduler.bulk_sql import (
     array_cursor,
-    array_of,
     default_connection,
     insert_ignoring_conflicts,
+    pk_in,
     update_rows,
 )
 from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
@@ -224,13 +224,8 @@ class Ledger:
         # concurrency this statement runs for every few prompts.
         db = default_connection()
         table = db.ops.quote_name(PromptHistory._meta.db_table)
-        wave_params: list[Any]
-        if db.vendor == "postgresql":  # see bulk_sql: one binary array
-            wave, wave_params = f"id = ANY({array_of(PromptHistory._meta.pk, db)})", [ids]
-            cursor = array_cursor(db)
-        else:
-            wave, wave_params = f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
-            cursor = db.cursor()
+        wave, wave_params = pk_in(PromptHistory, ids, db)  # see bulk_sql: one binary array
+        cursor = array_cursor(db) if db.vendor == "postgresql" else db.cursor()
         sql = (
             f"UPDATE {table} SET sending_started_at = %s, attempts = attempts + 1 "
             f"WHERE {OWNED_BY_RUN} AND status = %s AND sending_started_at IS NULL "
@@ -241,22 +236,32 @@ class Ledger:
             cursor.execute(sql, [started, self.run.pk, PromptStatus.PENDING.value, *wave_params])
             return dict(cursor.fetchall())
 
-    def record(self, changes_by_id: dict[int, dict[str, object]]) -> None:
+    def record(
+        self, changes_by_id: dict[int, dict[str, object]], *, definitive: Collection[int] = ()
+    ) -> set[int]:
         """Each prompt's outcome on its own row, the rows of one wave in one statement.
 
         Only a row this run still holds is written: pending, or flagged in
-        doubt by a run that thought this one dead. What really happened is
-        then known, so it replaces the doubt.
+        doubt by a run that took this one for dead. On a row in doubt only a
+        `definitive` outcome (delivered, or refused for good) replaces the
+        doubt; a timeout or a transient error says nothing about whether the
+        push service got the prompt, and a retry would send it twice.
+        Returns the prompts whose row was left as it was.
         """
+        settled = [pk for pk in definitive if pk in changes_by_id]
+        settles, settled_params = (
+            pk_in(PromptHistory, settled, default_connection()) if settled else ("FALSE", [])
+        )
         # One statement for the wave: at high concurrency a statement per row
-        # is what limits the run.
-        update_rows(
+        # is what limits the run. The row's state decides, in that statement.
+        written = update_rows(
             PromptHistory,
             changes_by_id,
-            where=f"{OWNED_BY_RUN} AND (status = %s OR needs_review)",
-            params=[self.run.pk, PromptStatus.PENDING.value],
+            where=f"{OWNED_BY_RUN} AND (status = %s OR (needs_review AND {settles}))",
+            params=[self.run.pk, PromptStatus.PENDING.value, *settled_params],
             also={"needs_review": False},
         )
+        return set(changes_by_id) - written
 
     def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None:
         """Give back claims that were never sent so the next run takes them at once."""

@@ -103,9 +103,11 @@ def duplicate_warning(scenario: Scenario) -> str:
 
 
 def rule_problem(scenario: Scenario) -> str | None:
-    """Why a row saved without validation cannot be evaluated (the pipeline skips it)."""
+    """Why a row saved without validation cannot be evaluated or sent (the pipeline skips it)."""
     if scenario.trigger_kind not in ActivityKind.values:
         return _("unknown trigger activity “%(kind)s”") % {"kind": scenario.trigger_kind}
+    if scenario.is_enabled and scenario.missing_text():
+        return _("no title or message to send")
     return None
 
 

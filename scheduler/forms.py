@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from scheduler import access, explain
 from scheduler.models import ActivityKind, Scenario
+from scheduler.text import is_blank
 
 DRY_RUN_DAYS_DEFAULT = 30
 DRY_RUN_DAYS_MAX = 90
@@ -58,6 +59,17 @@ class ScenarioForm(forms.ModelForm):
             chapter.required = True
             chapter.empty_label = None
             chapter.help_text = _("The chapter whose mentors get this prompt.")
+
+    def clean_title(self) -> str:
+        return nothing_if_blank(self.cleaned_data["title"])
+
+    def clean_body(self) -> str:
+        return nothing_if_blank(self.cleaned_data["body"])
+
+
+def nothing_if_blank(text: str) -> str:
+    """Text the phone would show as nothing (a zero-width space) is kept as no text at all."""
+    return "" if is_blank(text) else text
 
 
 class SimulationForm(forms.Form):

@@ -16,6 +16,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from scheduler.text import is_blank
+
 # Limits that keep a push notification readable on a lock screen.
 TITLE_MAX_LENGTH = 65
 BODY_MAX_LENGTH = 240
@@ -309,8 +311,12 @@ class Scenario(models.Model):
             )
 
     def missing_text(self) -> bool:
-        """A prompt without a title or a message is not worth sending."""
-        return not (self.title.strip() and self.body.strip())
+        """A prompt without a title or a message is not worth sending.
+
+        Text of spaces or invisible characters only (a zero-width space) shows
+        nothing on a phone: it counts as missing.
+        """
+        return is_blank(self.title) or is_blank(self.body)
 
 
 class DispatchRun(models.Model):

@@ -338,28 +338,45 @@ class Dispatch:
         """6. Each outcome on its own row; a failure is logged, never raised.
 
         A wave is written in one statement; if that fails, each row is tried
-        on its own so one bad row costs only itself.
+        on its own so one bad row costs only itself. An outcome whose row this
+        run no longer holds (another run put it in doubt, and the outcome
+        cannot settle that) is left out and not counted.
         """
         checked = [checked_changes(r) for r in [*self.unrecorded, *finished]]
         self.unrecorded = []
         if not checked:
             return
+        left_out = self.write(checked)
+        if left_out:
+            logger.warning(
+                "%d late results not recorded: another run holds the prompts or put them in doubt",
+                len(left_out),
+            )
+        for result, _ in checked:
+            self.count(result, recorded=result.prompt.id not in left_out)
+
+    def write(self, checked: list[tuple[PromptResult, dict[str, object]]]) -> set[int]:
+        """The wave's rows in one statement, or one by one if that fails; returns those left out."""
+        definitive = {r.prompt.id for r, _ in checked if r.definitive}
         try:
-            self.ledger.record({r.prompt.id: changes for r, changes in checked})
+            return self.ledger.record(
+                {r.prompt.id: changes for r, changes in checked}, definitive=definitive
+            )
         except Exception:
             drop_broken_connection()
-            for result, changes in checked:
-                try:
-                    self.ledger.record({result.prompt.id: changes})
-                except Exception:
-                    logger.exception(
-                        "could not record prompt %s as %s", result.prompt.id, result.status
-                    )
-        for result, _ in checked:
-            self.count(result)
+        left_out: set[int] = set()
+        for result, changes in checked:
+            try:
+                left_out |= self.ledger.record({result.prompt.id: changes}, definitive=definitive)
+            except Exception:
+                logger.exception(
+                    "could not record prompt %s as %s", result.prompt.id, result.status
+                )
+        return left_out
 
-    def count(self, result: PromptResult) -> None:
-        self.tally.counts[result.status] += 1
+    def count(self, result: PromptResult, *, recorded: bool = True) -> None:
+        if recorded:
+            self.tally.counts[result.status] += 1
         if result.dead_tokens:
             deactivate_tokens(result.dead_tokens)
         if result.misconfigured and not self.tally.misconfigured:
@@ -525,7 +542,9 @@ def finish_run(run: DispatchRun, tally: Tally) -> None:
         setattr(run, name, value)
     run.deferred = summary.deferred
     run.finished_at = timezone.now()
-    run.lease_expires_at = None
+    # Ended, well or not: what it still holds is free for the next run at once,
+    # not after DISPATCH_STALE_CLAIM_SECONDS.
+    run.lease_expires_at = run.finished_at
     try:
         save_run(run)
     except Exception:

@@ -31,6 +31,9 @@ class PromptResult:
     finished_at: datetime = field(default_factory=timezone.now)
     # The backend's configuration is wrong: the prompt waits and the run stops.
     misconfigured: bool = False
+    # The push service said for sure: delivered, or refused for good. Only such a
+    # result may replace the doubt another run put on the prompt meanwhile.
+    definitive: bool = False
 
 
 def send_to_devices(
@@ -59,7 +62,7 @@ def send_to_devices(
 def combine(prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]]) -> PromptResult:
     dead = tuple((token, o.error) for token, o in outcomes if o.token_invalid)
     if any(o.ok for _, o in outcomes):
-        return PromptResult(prompt, PromptStatus.DISPATCHED, dead_tokens=dead)
+        return PromptResult(prompt, PromptStatus.DISPATCHED, dead_tokens=dead, definitive=True)
     errors = "; ".join(dict.fromkeys(o.error for _, o in outcomes if o.error))
     if any(o.delivery is Delivery.MISCONFIGURED for _, o in outcomes):
         return PromptResult(
@@ -69,7 +72,9 @@ def combine(prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]]) 
     if transient and prompt.attempt < settings.DISPATCH_MAX_ATTEMPTS:
         retry_after = max((o.retry_after or 0 for o in transient), default=0) or None
         return PromptResult(prompt, PromptStatus.RETRY, errors, retry_after, dead)
-    return PromptResult(prompt, PromptStatus.FAILED, errors, dead_tokens=dead)
+    # Out of attempts after a timeout, the last request may still have arrived.
+    refused = not transient
+    return PromptResult(prompt, PromptStatus.FAILED, errors, dead_tokens=dead, definitive=refused)
 
 
 def history_changes(result: PromptResult) -> dict[str, object]:

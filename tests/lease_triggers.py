@@ -1,7 +1,7 @@
 """A database trigger that spoils every run's lease renewal: refuses it, or holds it.
 
-Only a renewal (the expiry moving forward) is spoiled; creating a run and
-clearing its lease at the end go through.
+Only a renewal (the expiry of a run still going moving forward) is spoiled;
+creating a run and ending it (which sets its expiry to the end) go through.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ HOLD = "PERFORM pg_sleep(8)"  # far past a test's lease; PostgreSQL only
 POSTGRES_TRIGGER = """
 CREATE FUNCTION spoil_lease_renewal() RETURNS trigger AS $$
 BEGIN
-    IF NEW.lease_expires_at > OLD.lease_expires_at THEN
+    IF NEW.lease_expires_at > OLD.lease_expires_at AND NEW.finished_at IS NULL THEN
         %s;
     END IF;
     RETURN NEW;
@@ -27,7 +27,7 @@ CREATE TRIGGER spoil_lease_renewal BEFORE UPDATE ON scheduler_dispatchrun
 """
 SQLITE_REFUSAL = """
 CREATE TRIGGER spoil_lease_renewal BEFORE UPDATE ON scheduler_dispatchrun
-WHEN NEW.lease_expires_at > OLD.lease_expires_at
+WHEN NEW.lease_expires_at > OLD.lease_expires_at AND NEW.finished_at IS NULL
 BEGIN SELECT RAISE(ABORT, 'lease renewal refused'); END
 """
 

@@ -270,7 +270,7 @@ def test_it_skips_and_logs_an_enabled_scenario_without_title_or_message(
 
 
 def test_it_records_a_late_result_over_the_doubt_of_a_takeover() -> None:
-    """A slow but live run's result is the truth, even after another run flagged it in doubt."""
+    """A slow but live run's delivery is the truth, even after another run flagged it in doubt."""
     s, (m,), (a,) = due_setup(1)
     run = DispatchRun.objects.create(trigger="command")
     ledger = Ledger(run, {s.pk: s})
@@ -278,7 +278,10 @@ def test_it_records_a_late_result_over_the_doubt_of_a_takeover() -> None:
     [started] = ledger.start_sending([claimed], NOW)
     assert mark_in_doubt(NOW + timedelta(hours=1)) == 1  # another run thinks this one died
 
-    ledger.record({started.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}})
+    ledger.record(
+        {started.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}},
+        definitive={started.id},
+    )
 
     row = PromptHistory.objects.get()
     assert (row.status, row.needs_review) == (PromptStatus.DISPATCHED, False)

@@ -156,6 +156,8 @@ class ScenarioAdmin(ChapterScopedAdmin):
         for name, value in form.cleaned_data.items():
             setattr(scenario, name, value)
         warning = explain.duplicate_warning(scenario) if scenario.is_enabled else ""
+        # The box says the rule being built; missing text is for the form's errors.
+        scenario.is_enabled = False
         return JsonResponse(
             {
                 "sentence": explain.sentence(scenario),

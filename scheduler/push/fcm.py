@@ -20,7 +20,7 @@ from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
 
-from scheduler.push import transport
+from scheduler.push import scrubbing, transport
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 
 logger = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ class FcmBackend(BasePushBackend):
         )
 
     def send(self, message: PushMessage) -> SendOutcome:
-        outcome = transport.scrub_outcome(self._send(message), message.device_token)
+        outcome = scrubbing.scrub_outcome(self._send(message), message.device_token)
         if not outcome.ok:
             logger.info(
                 "fcm push for mentor %s scenario %s prompt %s: %s",
@@ -243,7 +243,7 @@ class FcmBackend(BasePushBackend):
         except requests.RequestException as exc:
             return transport.network_outcome(SERVICE, exc)
         if not 200 <= response.status_code < 300:
-            body = transport.scrub_body(body, message.device_token)
+            body = scrubbing.scrub_body(body, message.device_token)
         # An access token revoked before its expiry: one new token, one more try.
         # (THIRD_PARTY_AUTH_ERROR is about APNs credentials, not ours.)
         if (

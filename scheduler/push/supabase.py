@@ -11,8 +11,8 @@ import urllib3
 from django.conf import settings
 from django.core.checks import CheckMessage
 
+from scheduler.push import scrubbing, transport
 from scheduler.push import supabase_keys as keys
-from scheduler.push import transport
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 from scheduler.push.fcm import TOKEN_ERRORS
 
@@ -92,7 +92,7 @@ class SupabaseBackend(BasePushBackend):
             outcome = transport.unsendable_key(SERVICE)
         else:
             outcome = self._post(message)
-        outcome = transport.scrub_outcome(outcome, message.device_token, self.credential.key)
+        outcome = scrubbing.scrub_outcome(outcome, message.device_token, self.credential.key)
         if not outcome.ok:
             logger.info(
                 "supabase push for mentor %s scenario %s prompt %s: %s",
@@ -121,7 +121,7 @@ class SupabaseBackend(BasePushBackend):
         except transport.NETWORK_ERRORS as exc:
             return transport.network_outcome(SERVICE, exc)
         if not 200 <= response.status < 300:
-            body = transport.scrub_body(body, message.device_token, self.credential.key)
+            body = scrubbing.scrub_body(body, message.device_token, self.credential.key)
         return classify(
             response.status, response.headers.get("Retry-After"), body, self.credential.setting
         )

@@ -9,7 +9,6 @@ import math
 import os
 import re
 import time
-from dataclasses import replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
@@ -25,22 +24,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
-from scheduler.models import masked_token
 from scheduler.push.base import SendOutcome
 
 # An error page can be megabytes; what a person needs is in the first few hundred bytes.
 MAX_BODY_BYTES = 64 * 1024
 ERROR_TEXT_LENGTH = 300
-# A run of this many characters of a secret in an error text is masked even
-# where the rest is missing (cut off, or split by the server's line breaks).
-SECRET_FRAGMENT_LENGTH = 12
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
-# What a server may put between or instead of a secret's characters when it echoes
-# it: whitespace, JSON escapes (\u0041, \/) and escaped line breaks.
-_NOISE = re.compile(r"\s+|\\u([0-9a-fA-F]{4})|\\[nrtbf]|\\(.)", re.DOTALL)
 
 
 def service_url(setting: str, value: str) -> str:
@@ -261,74 +253,6 @@ def error_text(body: bytes, limit: int = ERROR_TEXT_LENGTH) -> str:
         text = html.unescape(_TAGS.sub(" ", text))
     text = _SPACE.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def scrub(text: str, *secrets: str) -> str:
-    """Never let a device token or key echoed back by a server reach the history or logs.
-
-    Beyond the secret itself this masks any run of SECRET_FRAGMENT_LENGTH or
-    more of its characters, also with whitespace or JSON escapes in between.
-    """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, masked_token(secret))
-            text = mask_fragments(text, secret)
-    return text
-
-
-def mask_fragments(text: str, secret: str) -> str:
-    size = min(SECRET_FRAGMENT_LENGTH, len(secret))
-    pieces = {secret[i : i + size] for i in range(len(secret) - size + 1)}
-    letters, starts, ends = skeleton(text)
-    runs: list[tuple[int, int]] = []
-    for i in range(len(letters) - size + 1):
-        if letters[i : i + size] not in pieces:
-            continue
-        if runs and i <= runs[-1][1]:
-            runs[-1] = (runs[-1][0], i + size)
-        else:
-            runs.append((i, i + size))
-    for first, end in reversed(runs):
-        mask = masked_token(secret) if letters[first:end] == secret else "…"
-        text = text[: starts[first]] + mask + text[ends.get(end - 1, starts[end - 1] + 1) :]
-    return text
-
-
-def skeleton(text: str) -> tuple[str, list[int], dict[int, int]]:
-    """The text without whitespace and with JSON escapes decoded, and where each letter came from.
-
-    Returns the letters, each letter's start offset in `text`, and the end offsets
-    of the letters that came from an escape (any other letter is one character).
-    """
-    letters: list[str] = []
-    starts: list[int] = []
-    escape_ends: dict[int, int] = {}
-    position = 0
-    for match in _NOISE.finditer(text):
-        letters.append(text[position : match.start()])
-        starts.extend(range(position, match.start()))
-        position = match.end()
-        hex_code, escaped = match.groups()
-        letter = chr(int(hex_code, 16)) if hex_code else escaped
-        if letter and not letter.isspace():
-            escape_ends[len(starts)] = match.end()
-            letters.append(letter)
-            starts.append(match.start())
-    letters.append(text[position:])
-    starts.extend(range(position, len(text)))
-    return "".join(letters), starts, escape_ends
-
-
-def scrub_body(body: bytes, *secrets: str) -> bytes:
-    """Mask secrets in an error body before any of it is cut short: a cut would leave a prefix
-    unmasked."""
-    return scrub(body.decode("utf-8", errors="replace"), *secrets).encode()
-
-
-def scrub_outcome(outcome: SendOutcome, *secrets: str) -> SendOutcome:
-    if not outcome.error:
-        return outcome
-    return replace(outcome, error=scrub(outcome.error, *secrets))
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -1,4 +1,4 @@
-"""A push service that echoes a device token back: none of it reaches an error or a log."""
+"""A push service that echoes a device token back, in any case: none of it reaches an error or a log."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from scheduler.push import Delivery, SendOutcome, get_backend
-from scheduler.push.transport import SECRET_FRAGMENT_LENGTH
+from scheduler.push.scrubbing import SECRET_FRAGMENT_LENGTH
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import FCM_PATH, SUPABASE_PATH, fcm_error
 from tests.push.helpers import message
@@ -37,6 +37,9 @@ ECHOES: dict[str, Callable[[str], str]] = {
     "split-by-newlines": split_by_newlines,
     "json-unicode-escaped": unicode_escaped,
     "json-escaped-newlines": escaped_newlines,
+    "upper-cased": str.upper,
+    "lower-cased": str.lower,
+    "case-swapped-and-split": lambda token: split_by_newlines(token.swapcase()),
 }
 
 
@@ -52,8 +55,15 @@ def error_body(backend: str, echoed: str) -> bytes:
 
 
 def fragments(token: str) -> set[str]:
-    size = SECRET_FRAGMENT_LENGTH
-    return {token[i : i + size] for i in range(len(token) - size + 1)}
+    """Every run of a fragment's length, lower-cased: look for them in lower-cased text."""
+    size, folded = SECRET_FRAGMENT_LENGTH, token.lower()
+    return {folded[i : i + size] for i in range(len(folded) - size + 1)}
+
+
+def leaked(token: str, *texts: str) -> list[str]:
+    """The token's fragments found in the texts, in whatever case they were echoed."""
+    folded = [text.lower() for text in texts]
+    return [f for f in fragments(token) if any(f in text for text in folded)]
 
 
 @pytest.fixture(params=["supabase", "fcm"])
@@ -80,8 +90,7 @@ def test_it_leaves_no_fragment_of_a_long_echoed_token_in_the_error_or_the_log(
 
     assert outcome.delivery is Delivery.PERMANENT
     assert caplog.records, "nothing was logged: the test would prove nothing"
-    leaked = [f for f in fragments(LONG_TOKEN) if f in outcome.error or f in caplog.text]
-    assert leaked == []
+    assert leaked(LONG_TOKEN, outcome.error, caplog.text) == []
 
 
 def test_it_shows_an_echoed_token_masked_to_its_last_characters(
@@ -95,7 +104,7 @@ def test_it_shows_an_echoed_token_masked_to_its_last_characters(
 def test_it_masks_a_cut_off_echo_of_the_token(backend: str, loopback: LoopbackServer) -> None:
     outcome = send_echoed(backend, loopback, LONG_TOKEN[:500] + "...", LONG_TOKEN)
 
-    assert not [f for f in fragments(LONG_TOKEN) if f in outcome.error]
+    assert leaked(LONG_TOKEN, outcome.error) == []
 
 
 def test_it_keeps_the_rest_of_the_error_readable(backend: str, loopback: LoopbackServer) -> None:
@@ -112,3 +121,12 @@ def test_it_keeps_text_that_shares_fewer_characters_with_the_token_than_a_fragme
     outcome = send_echoed(backend, loopback, "device-tok abcdef12", "device-token-abcdef123456")
 
     assert "device-tok abcdef12" in outcome.error
+
+
+def test_it_shows_an_upper_cased_echo_masked_to_the_tokens_last_characters(
+    backend: str, loopback: LoopbackServer
+) -> None:
+    outcome = send_echoed(backend, loopback, LONG_TOKEN.upper(), LONG_TOKEN)
+
+    assert f"…{LONG_TOKEN[-6:]}" in outcome.error
+    assert "unknown device_token" in outcome.error or "registration token" in outcome.error

@@ -19,7 +19,7 @@ from scheduler.models import (
 from scheduler.pipeline import run_dispatch
 from tests import factories
 from tests.loopback import Answer, LoopbackServer, RecordedRequest
-from tests.push.conftest import FCM_PATH, SUPABASE_PATH, fcm_error
+from tests.push.conftest import FCM_PATH, SUPABASE_KEY, SUPABASE_PATH, fcm_error
 
 pytestmark = pytest.mark.django_db
 
@@ -279,3 +279,19 @@ def test_it_sends_many_prompts_concurrently_over_the_pool(
     assert supabase.max_in_flight(SUPABASE_PATH) == 4
     assert len({r.client_port for r in supabase.requests_to(SUPABASE_PATH)}) == 4
     assert set(PromptHistory.objects.values_list("scenario_id", flat=True)) == {scenario.pk}
+
+
+def test_it_keeps_no_case_changed_echo_of_the_key_or_token_in_the_history(
+    supabase: LoopbackServer,
+) -> None:
+    mentor, _ = due_prompt()
+    token = mentor.device_tokens.get().token
+    echo = f"bad apikey {SUPABASE_KEY.upper()} for device {token.upper()}"
+    supabase.script(SUPABASE_PATH, Answer(400, {"error": echo}))
+
+    run_dispatch()
+
+    row = PromptHistory.objects.get()
+    assert row.status == PromptStatus.FAILED and "bad apikey" in row.last_error
+    assert SUPABASE_KEY.lower() not in row.last_error.lower()
+    assert token.lower() not in row.last_error.lower()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.utils import format_datetime
@@ -379,6 +380,19 @@ def test_it_masks_an_echoed_key_even_where_the_error_text_is_cut(
 
     assert outcome.delivery is Delivery.PERMANENT
     assert key[:20] not in outcome.error
+
+
+@pytest.mark.parametrize("echo", [str.upper, str.swapcase], ids=["upper-cased", "case-swapped"])
+def test_it_masks_an_echo_of_the_key_in_another_case(
+    supabase: LoopbackServer, caplog: pytest.LogCaptureFixture, echo: Callable[[str], str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    outcome = send_one(Answer(400, {"error": f"bad apikey {echo(SUPABASE_KEY)}"}), supabase)
+
+    assert outcome.delivery is Delivery.PERMANENT
+    assert "bad apikey" in outcome.error
+    assert SUPABASE_KEY.lower() not in outcome.error.lower()
+    assert SUPABASE_KEY.lower() not in caplog.text.lower()
 
 
 def test_it_sends_a_key_without_the_whitespace_it_was_pasted_with(

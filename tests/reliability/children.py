@@ -79,6 +79,13 @@ class Child:
     def terminate(self) -> None:
         self.process.send_signal(signal.SIGTERM)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stands still, as in a VM pause or a long stall, clocks running."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     @property
     def stdout(self) -> str:
         return self.stdout_path.read_text()
