@@ -87,3 +87,20 @@ def test_it_logs_the_throttle_once_and_never_the_address(
     warnings = [r for r in caplog.records if r.name == "scheduler.api.throttle"]
     assert len(warnings) == 1
     assert ADDRESS not in caplog.text
+
+
+@pytest.mark.usefixtures("three_failures_a_minute", "clock", "key_server")
+def test_it_counts_failures_per_client_behind_our_proxy(settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.2"
+
+    def through_proxy(client_address: str) -> int:
+        return (
+            Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=client_address)
+            .get("/api/v1/prompts", headers={"Authorization": "Bearer not-a-jwt"})
+            .status_code
+        )
+
+    assert [through_proxy(ADDRESS) for _ in range(4)] == [401, 401, 401, 429]
+    # Another client behind the same proxy has its own budget, not the proxy's.
+    assert through_proxy(OTHER_ADDRESS) == 401
