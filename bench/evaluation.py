@@ -9,7 +9,14 @@ from datetime import datetime
 
 from django.conf import settings
 
-from scheduler.pipeline import Admission, Tally, chunked, evaluate, load_scenarios, run_dispatch
+from scheduler.dispatch.pipeline import (
+    Admission,
+    Tally,
+    chunked,
+    evaluate,
+    load_scenarios,
+    run_dispatch,
+)
 from scheduler.rules import DuePrompt
 
 

@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 
 from scheduler.api.api import api
 from scheduler.api.errors import unknown_route
-from scheduler.views.health import healthz, metrics
+from scheduler.monitoring.views import healthz, metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -11,12 +11,12 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from scheduler.claims import ClaimedPrompt, Ledger
+from scheduler.dispatch.ledger import ClaimedPrompt, Ledger
+from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.dispatch.sending import PromptResult, SendPool, combine
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
 from scheduler.push import BasePushBackend, PushMessage, SendOutcome
 from scheduler.push.base import Delivery
-from scheduler.sending import PromptResult, SendPool, combine
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -105,7 +105,7 @@ def test_it_logs_a_failed_record_and_carries_on(caplog: pytest.LogCaptureFixture
 
     with (
         mock.patch.object(Ledger, "record", side_effect=RuntimeError("database went away")),
-        caplog.at_level(logging.ERROR, logger="scheduler.pipeline"),
+        caplog.at_level(logging.ERROR, logger="scheduler.dispatch.pipeline"),
     ):
         summary = run_dispatch(now=NOW, backend=backend)
 
@@ -149,7 +149,8 @@ def test_it_records_a_result_it_cannot_compute_as_a_plain_retry() -> None:
     mentors = due(2)
 
     with mock.patch(
-        "scheduler.sending.next_attempt_delay", side_effect=OverflowError("date value out of range")
+        "scheduler.dispatch.sending.next_attempt_delay",
+        side_effect=OverflowError("date value out of range"),
     ):
         summary = run_dispatch(
             now=NOW, backend=Backend(lambda m: SendOutcome.transient("busy", retry_after=5))

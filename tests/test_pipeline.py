@@ -9,9 +9,9 @@ import pytest
 import time_machine
 from django.utils import timezone, translation
 
-from scheduler.claims import Ledger, mark_in_doubt
+from scheduler.dispatch.ledger import Ledger, mark_in_doubt
+from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
 from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus, Scenario
-from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.push import SendOutcome, locmem
 from scheduler.rules import DuePrompt, describe
 from tests import factories as f

@@ -9,8 +9,8 @@ import pytest
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
-from scheduler.bulk_sql import update_rows
-from scheduler.claims import ClaimedPrompt, Ledger
+from scheduler.dispatch.bulk_sql import update_rows
+from scheduler.dispatch.ledger import ClaimedPrompt, Ledger
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
 from scheduler.rules import DuePrompt
 from tests import factories as f

@@ -10,9 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from scheduler import charts
 from scheduler.access import RUN_NOW_PERMISSION
 from scheduler.admin.base import ChapterScopedAdmin, ReadOnlyMixin
+from scheduler.coordinators import charts
 from scheduler.models import PromptHistory, PromptStatus
 
 CSV_COLUMNS = [

@@ -12,13 +12,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from scheduler import access, explain, report
+from scheduler import access
 from scheduler.admin.base import ChapterScopedAdmin
-from scheduler.charts import weekly_bars
-from scheduler.forms import DryRunForm, ScenarioForm, SimulationForm
+from scheduler.coordinators import explain, report
+from scheduler.coordinators.charts import weekly_bars
+from scheduler.coordinators.forms import DryRunForm, ScenarioForm, SimulationForm
+from scheduler.coordinators.preview.real_data import dry_run
+from scheduler.coordinators.preview.simulation import TestActivity, simulate
 from scheduler.models import Scenario
-from scheduler.preview.dry_run import dry_run
-from scheduler.preview.simulation import TestActivity, simulate
 
 
 @admin.register(Scenario)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import DispatchRun
-from scheduler.pipeline import run_dispatch
 from scheduler.push import locmem
 from tests import factories
 from tests.loopback import Answer, LoopbackServer

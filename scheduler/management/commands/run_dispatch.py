@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
 from scheduler.models import DispatchRun, Scenario
-from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.push import get_backend
 
 

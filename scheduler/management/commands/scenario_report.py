@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
-from scheduler.report import DEFAULT_DAYS, ScenarioRow, scenario_report
+from scheduler.coordinators.report import DEFAULT_DAYS, ScenarioRow, scenario_report
 
 BAR_WIDTH = 30
 

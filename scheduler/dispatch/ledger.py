@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
-from scheduler import policy
-from scheduler.bulk_sql import (
+from scheduler.dispatch import policy
+from scheduler.dispatch.bulk_sql import (
     array_cursor,
     array_of,
     default_connection,

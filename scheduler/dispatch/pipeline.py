@@ -23,9 +23,10 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduler import claims, metrics, ping, policy
-from scheduler.claims import ClaimedPrompt, Ledger
-from scheduler.lease import Lease, lease_expiry
+from scheduler.dispatch import ledger, policy
+from scheduler.dispatch.lease import Lease, lease_expiry
+from scheduler.dispatch.ledger import ClaimedPrompt, Ledger
+from scheduler.dispatch.sending import PromptResult, SendPool, checked_changes
 from scheduler.models import (
     ActivityKind,
     DeviceToken,
@@ -34,9 +35,9 @@ from scheduler.models import (
     PromptStatus,
     Scenario,
 )
+from scheduler.monitoring import metrics, ping
 from scheduler.push import BasePushBackend, get_backend
 from scheduler.rules import TOO_LATE, DuePrompt, due_prompts
-from scheduler.sending import PromptResult, SendPool, checked_changes
 
 logger = logging.getLogger(__name__)
 
@@ -269,8 +270,8 @@ class Dispatch:
         return bool(pool.in_flight or self.unrecorded) or (more_to_claim and not self.stopping())
 
     def close_what_earlier_runs_left(self) -> None:
-        self.tally.in_doubt = claims.mark_in_doubt(self.now)
-        closed_too_late, no_longer_due = claims.close_reclaimable(self.scenarios, self.now)
+        self.tally.in_doubt = ledger.mark_in_doubt(self.now)
+        closed_too_late, no_longer_due = ledger.close_reclaimable(self.scenarios, self.now)
         self.tally.counts[PromptStatus.FAILED] += closed_too_late
         self.tally.counts[PromptStatus.SKIPPED] += no_longer_due
 
@@ -490,11 +491,11 @@ def evaluate(
     Each activity appears at most once per scenario, so a run cannot hold the
     same (mentor, scenario, activity) twice.
     """
-    reclaimable = claims.reclaimable_q(now)
+    reclaimable = ledger.reclaimable_q(now)
     streams = [due_prompts(s, now, too_late_within=too_late_within) for s in scenarios.values()]
     streams += [
         due_prompts(scenarios[pk], now, reclaimable=reclaimable)
-        for pk in claims.scenarios_with_reclaimable(scenarios, now)
+        for pk in ledger.scenarios_with_reclaimable(scenarios, now)
     ]
     return heapq.merge(*streams, key=lambda p: p.due_at)
 

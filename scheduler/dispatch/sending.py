@@ -13,9 +13,9 @@ from types import TracebackType
 from django.conf import settings
 from django.utils import timezone
 
-from scheduler.claims import ClaimedPrompt
+from scheduler.dispatch.ledger import ClaimedPrompt
+from scheduler.dispatch.policy import next_attempt_delay
 from scheduler.models import PromptStatus
-from scheduler.policy import next_attempt_delay
 from scheduler.push import BasePushBackend, Delivery, PushMessage, SendOutcome
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from scheduler import health
-from scheduler.metrics import exposition
+from scheduler.monitoring import health
+from scheduler.monitoring.metrics import exposition
 
 
 @never_cache

@@ -10,7 +10,8 @@ from django.contrib.admin import widgets as admin_widgets
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from scheduler import access, explain
+from scheduler import access
+from scheduler.coordinators import explain
 from scheduler.models import ActivityKind, Scenario
 
 DRY_RUN_DAYS_DEFAULT = 30

@@ -15,7 +15,7 @@ from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from scheduler import policy
+from scheduler.dispatch import policy
 from scheduler.models import Activity, ActivityKind, DeviceToken, PromptHistory, Scenario
 from scheduler.rules import conditions_for, delay_of, describe, lookback_of
 

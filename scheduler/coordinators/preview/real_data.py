@@ -14,8 +14,9 @@ from operator import or_
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from scheduler import access, policy
+from scheduler import access
 from scheduler.access import User
+from scheduler.dispatch import policy
 from scheduler.models import Activity, PromptHistory, Scenario
 from scheduler.rules import conditions_for, delay_of, due_activities, lookback_of
 

@@ -1,1 +1,0 @@
-"""Public views outside the admin: the health check and the Prometheus metrics."""
