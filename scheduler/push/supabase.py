@@ -11,7 +11,7 @@ import urllib3
 from django.conf import settings
 from django.core.checks import CheckMessage
 
-from scheduler.push import transport
+from scheduler.push import http_common
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 
 logger = logging.getLogger(__name__)
@@ -41,18 +41,18 @@ class SupabaseBackend(BasePushBackend):
             ),
         }
         require("supabase", given)
-        base_url = transport.service_url("SUPABASE_URL", given["SUPABASE_URL"])
+        base_url = http_common.service_url("SUPABASE_URL", given["SUPABASE_URL"])
         function = given["SUPABASE_FUNCTION_NAME"].strip().strip("/")
         self.url = f"{base_url}/functions/v1/{function}"
         # A key pasted with a trailing newline would make every request invalid.
         self._key = given["SUPABASE_SERVICE_ROLE_KEY"].strip()
-        self.timeout = transport.timeouts() if timeout is None else timeout
+        self.timeout = http_common.timeouts() if timeout is None else timeout
         self._pool: urllib3.PoolManager | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def check(cls) -> list[CheckMessage]:
-        return super().check() or transport.service_url_check(
+        return super().check() or http_common.service_url_check(
             "SUPABASE_URL", hint="It looks like https://<project-ref>.supabase.co"
         )
 
@@ -74,15 +74,15 @@ class SupabaseBackend(BasePushBackend):
         # a push must never be repeated behind the pipeline's back.
         with self._lock:
             if self._pool is None:
-                self._pool = transport.pool_manager(self.url, self.concurrency)
+                self._pool = http_common.pool_manager(self.url, self.concurrency)
             return self._pool
 
     def send(self, message: PushMessage) -> SendOutcome:
-        if transport.has_control_characters(self._key):
-            outcome = transport.unsendable_key(SERVICE)
+        if http_common.has_control_characters(self._key):
+            outcome = http_common.unsendable_key(SERVICE)
         else:
             outcome = self._post(message)
-        outcome = transport.scrub_outcome(outcome, message.device_token, self._key)
+        outcome = http_common.scrub_outcome(outcome, message.device_token, self._key)
         if not outcome.ok:
             logger.info(
                 "supabase push for mentor %s scenario %s prompt %s: %s",
@@ -94,24 +94,24 @@ class SupabaseBackend(BasePushBackend):
         return outcome
 
     def _post(self, message: PushMessage) -> SendOutcome:
-        deadline = transport.request_deadline()
+        deadline = http_common.request_deadline()
         try:
             response = self._pooled().urlopen(
                 "POST",
                 self.url,
                 body=json.dumps(payload(message)).encode(),
                 headers=self._headers(message),
-                timeout=transport.urllib3_timeout(self.timeout),
+                timeout=http_common.urllib3_timeout(self.timeout),
                 preload_content=False,
                 # A redirect would resend the key wherever it points: never followed.
                 redirect=False,
                 retries=False,
             )
-            body = transport.read_body(response, deadline)
-        except transport.NETWORK_ERRORS as exc:
-            return transport.network_outcome(SERVICE, exc)
+            body = http_common.read_body(response, deadline)
+        except http_common.NETWORK_ERRORS as exc:
+            return http_common.network_outcome(SERVICE, exc)
         if not 200 <= response.status < 300:
-            body = transport.scrub_body(body, message.device_token, self._key)
+            body = http_common.scrub_body(body, message.device_token, self._key)
         return classify(response.status, response.headers.get("Retry-After"), body)
 
     def _headers(self, message: PushMessage) -> dict[str, str]:
@@ -142,7 +142,7 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
     if 200 <= status < 300:
         return SendOutcome.delivered()
     if 300 <= status < 400:
-        return transport.redirect_outcome(SERVICE, status, "SUPABASE_URL")
+        return http_common.redirect_outcome(SERVICE, status, "SUPABASE_URL")
     detail = error_detail(body)
     if status in (401, 403):
         return SendOutcome.misconfigured(
@@ -154,7 +154,7 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
             f"{SERVICE} has no such function (HTTP 404): check SUPABASE_URL and "
             f"SUPABASE_FUNCTION_NAME.{detail}"
         )
-    retry_after = transport.retry_after_seconds(retry_after_header)
+    retry_after = http_common.retry_after_seconds(retry_after_header)
     if status >= 500 or status in TRANSIENT_CLIENT_ERRORS:
         return SendOutcome.transient(
             f"{SERVICE} is unavailable (HTTP {status}).{detail}", retry_after=retry_after
@@ -163,13 +163,13 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
 
 
 def error_detail(body: bytes) -> str:
-    data = transport.parse_json(body)
+    data = http_common.parse_json(body)
     if isinstance(data, dict):
         for key in ("error", "message", "msg"):
             value = data.get(key)
             if isinstance(value, dict):
                 value = value.get("message") or value.get("code")
             if value:
-                return f" {transport.error_text(str(value).encode())}"
-    text = transport.error_text(body)
+                return f" {http_common.error_text(str(value).encode())}"
+    text = http_common.error_text(body)
     return f" {text}" if text else ""

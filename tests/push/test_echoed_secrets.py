@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from scheduler.push import Delivery, SendOutcome, get_backend
-from scheduler.push.transport import SECRET_FRAGMENT_LENGTH
+from scheduler.push.http_common import SECRET_FRAGMENT_LENGTH
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import FCM_PATH, SUPABASE_PATH, fcm_error
 from tests.push.helpers import message
