@@ -20,7 +20,7 @@ from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
 
-from scheduler.push import http_common
+from scheduler.push import http_common, requests_session
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class GoogleSession:
         self.failure: SendOutcome | None = None
         self.failed_at = 0.0
         # A redirected token request would carry the signed assertion elsewhere.
-        self.token_session = http_common.NoRedirectSession()
+        self.token_session = requests_session.NoRedirectSession()
         self.auth_request = Request(self.token_session)
         # The backend decides itself when a 401 calls for a new token (see FcmBackend._send).
         self.session = AuthorizedSession(
@@ -116,7 +116,7 @@ class GoogleSession:
     def grow_pool(self, concurrency: int) -> None:
         with self.lock:
             if concurrency > self.pool_size:
-                http_common.mount_pool(self.session, concurrency)
+                requests_session.mount_pool(self.session, concurrency)
                 self.pool_size = concurrency
 
     def ensure_token(self, timeout: float | tuple[float, float]) -> SendOutcome | None:
@@ -203,7 +203,7 @@ class FcmBackend(BasePushBackend):
         base_url = http_common.service_url("FCM_API_URL", given["FCM_API_URL"])
         self.url = f"{base_url}/v1/projects/{given['FCM_PROJECT_ID'].strip()}/messages:send"
         self.timeout = http_common.timeouts() if timeout is None else timeout
-        self._post_options = http_common.post_options(self.timeout, self.url)
+        self._post_options = requests_session.post_options(self.timeout, self.url)
         self._google = google_session(given["FCM_CREDENTIALS_FILE"], self.concurrency)
 
     @classmethod
@@ -357,7 +357,9 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
 
 def oauth_outcome(exc: GoogleAuthError) -> SendOutcome:
     """Google's token endpoint said no (permanent) or could not be reached (transient)."""
-    if isinstance(exc, TransportError) and isinstance(exc.__cause__, http_common.RedirectRefused):
+    if isinstance(exc, TransportError) and isinstance(
+        exc.__cause__, requests_session.RedirectRefused
+    ):
         return SendOutcome.misconfigured(
             f"FCM: Google's OAuth token endpoint answered with a redirect ({exc.__cause__}), "
             "which is never followed: misconfiguration, check token_uri in FCM_CREDENTIALS_FILE."

@@ -11,7 +11,7 @@ import urllib3
 from django.conf import settings
 from django.core.checks import CheckMessage
 
-from scheduler.push import http_common
+from scheduler.push import http_common, urllib3_pool
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class SupabaseBackend(BasePushBackend):
         # a push must never be repeated behind the pipeline's back.
         with self._lock:
             if self._pool is None:
-                self._pool = http_common.pool_manager(self.url, self.concurrency)
+                self._pool = urllib3_pool.pool_manager(self.url, self.concurrency)
             return self._pool
 
     def send(self, message: PushMessage) -> SendOutcome:
@@ -101,7 +101,7 @@ class SupabaseBackend(BasePushBackend):
                 self.url,
                 body=json.dumps(payload(message)).encode(),
                 headers=self._headers(message),
-                timeout=http_common.urllib3_timeout(self.timeout),
+                timeout=urllib3_pool.urllib3_timeout(self.timeout),
                 preload_content=False,
                 # A redirect would resend the key wherever it points: never followed.
                 redirect=False,
