@@ -37,6 +37,7 @@ from scheduler.models import (
 )
 from scheduler.monitoring import metrics, ping
 from scheduler.push import BasePushBackend, get_backend
+from scheduler.push.timed import timed
 from scheduler.rules import TOO_LATE, DuePrompt, due_prompts
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def run_dispatch(
     if dry_run:
         return dry_run_summary(scenarios, mentors, now, say)
 
-    backend = metrics.timed(backend or get_backend(concurrency=settings.DISPATCH_CONCURRENCY))
+    backend = timed(backend or get_backend(concurrency=settings.DISPATCH_CONCURRENCY))
     run = DispatchRun.objects.create(
         trigger=trigger, started_at=now, lease_expires_at=timezone.now() + lease_expiry()
     )
