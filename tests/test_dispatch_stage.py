@@ -11,9 +11,9 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from scheduler.dispatch.ledger import ClaimedPrompt, Ledger
+from scheduler.dispatch.ledger import ClaimedPrompt, Ledger, PromptResult
 from scheduler.dispatch.pipeline import run_dispatch
-from scheduler.dispatch.sending import PromptResult, SendPool, combine
+from scheduler.dispatch.sending import SendPool, combine
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
 from scheduler.push import BasePushBackend, PushMessage, SendOutcome
 from scheduler.push.base import Delivery
@@ -104,8 +104,8 @@ def test_it_logs_a_failed_record_and_carries_on(caplog: pytest.LogCaptureFixture
     backend = Backend()
 
     with (
-        mock.patch.object(Ledger, "record", side_effect=RuntimeError("database went away")),
-        caplog.at_level(logging.ERROR, logger="scheduler.dispatch.pipeline"),
+        mock.patch.object(Ledger, "write_rows", side_effect=RuntimeError("database went away")),
+        caplog.at_level(logging.ERROR, logger="scheduler.dispatch.ledger"),
     ):
         summary = run_dispatch(now=NOW, backend=backend)
 
@@ -149,7 +149,7 @@ def test_it_records_a_result_it_cannot_compute_as_a_plain_retry() -> None:
     mentors = due(2)
 
     with mock.patch(
-        "scheduler.dispatch.sending.next_attempt_delay",
+        "scheduler.dispatch.ledger.next_attempt_delay",
         side_effect=OverflowError("date value out of range"),
     ):
         summary = run_dispatch(

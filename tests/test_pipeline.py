@@ -9,8 +9,9 @@ import pytest
 import time_machine
 from django.utils import timezone, translation
 
-from scheduler.dispatch.ledger import Ledger, mark_in_doubt
+from scheduler.dispatch.ledger import Ledger
 from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
+from scheduler.dispatch.recovery import mark_in_doubt
 from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.push import SendOutcome, locmem
 from scheduler.rules import DuePrompt, describe
@@ -278,7 +279,7 @@ def test_it_records_a_late_result_over_the_doubt_of_a_takeover() -> None:
     [started] = ledger.start_sending([claimed], NOW)
     assert mark_in_doubt(NOW + timedelta(hours=1)) == 1  # another run thinks this one died
 
-    ledger.record({started.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}})
+    ledger.write_rows({started.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}})
 
     row = PromptHistory.objects.get()
     assert (row.status, row.needs_review) == (PromptStatus.DISPATCHED, False)
@@ -292,7 +293,7 @@ def test_it_records_nothing_on_a_row_another_run_holds_now() -> None:
     other = DispatchRun.objects.create(trigger="command")
     PromptHistory.objects.filter(pk=claimed.id).update(run=other)
 
-    ledger.record({claimed.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}})
+    ledger.write_rows({claimed.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}})
 
     assert PromptHistory.objects.get().status == PromptStatus.PENDING
 

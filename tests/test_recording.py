@@ -39,7 +39,7 @@ def test_it_records_a_wave_of_mixed_outcomes_in_one_statement(
     sent_a, sent_b, retry, failed = ledger.start_sending(claimed, NOW)
 
     with django_assert_num_queries(1):  # type: ignore[attr-defined]
-        ledger.record(
+        ledger.write_rows(
             {
                 sent_a.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW + SECOND},
                 sent_b.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW + 2 * SECOND},
@@ -81,7 +81,7 @@ def test_it_leaves_out_of_a_wave_a_row_another_run_holds_now() -> None:
     other = DispatchRun.objects.create(trigger="command")
     PromptHistory.objects.filter(pk=started[0].id).update(run=other)
 
-    ledger.record(
+    ledger.write_rows(
         {p.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW} for p in started}
     )
 

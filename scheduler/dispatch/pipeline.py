@@ -23,10 +23,10 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduler.dispatch import ledger, policy
+from scheduler.dispatch import policy, recovery
 from scheduler.dispatch.lease import Lease, lease_expiry
-from scheduler.dispatch.ledger import ClaimedPrompt, Ledger
-from scheduler.dispatch.sending import PromptResult, SendPool, checked_changes
+from scheduler.dispatch.ledger import ClaimedPrompt, Ledger, PromptResult, drop_broken_connection
+from scheduler.dispatch.sending import SendPool
 from scheduler.models import (
     ActivityKind,
     DeviceToken,
@@ -271,8 +271,8 @@ class Dispatch:
         return bool(pool.in_flight or self.unrecorded) or (more_to_claim and not self.stopping())
 
     def close_what_earlier_runs_left(self) -> None:
-        self.tally.in_doubt = ledger.mark_in_doubt(self.now)
-        closed_too_late, no_longer_due = ledger.close_reclaimable(self.scenarios, self.now)
+        self.tally.in_doubt = recovery.mark_in_doubt(self.now)
+        closed_too_late, no_longer_due = recovery.close_reclaimable(self.scenarios, self.now)
         self.tally.counts[PromptStatus.FAILED] += closed_too_late
         self.tally.counts[PromptStatus.SKIPPED] += no_longer_due
 
@@ -337,27 +337,9 @@ class Dispatch:
             return []
 
     def record(self, finished: list[PromptResult]) -> None:
-        """6. Each outcome on its own row; a failure is logged, never raised.
-
-        A wave is written in one statement; if that fails, each row is tried
-        on its own so one bad row costs only itself.
-        """
-        checked = [checked_changes(r) for r in [*self.unrecorded, *finished]]
-        self.unrecorded = []
-        if not checked:
-            return
-        try:
-            self.ledger.record({r.prompt.id: changes for r, changes in checked})
-        except Exception:
-            drop_broken_connection()
-            for result, changes in checked:
-                try:
-                    self.ledger.record({result.prompt.id: changes})
-                except Exception:
-                    logger.exception(
-                        "could not record prompt %s as %s", result.prompt.id, result.status
-                    )
-        for result, _ in checked:
+        """6. Record what finished (and what never needed a request), then count it."""
+        results, self.unrecorded = [*self.unrecorded, *finished], []
+        for result in self.ledger.record(results):
             self.count(result)
 
     def count(self, result: PromptResult) -> None:
@@ -492,11 +474,11 @@ def evaluate(
     Each activity appears at most once per scenario, so a run cannot hold the
     same (mentor, scenario, activity) twice.
     """
-    reclaimable = ledger.reclaimable_q(now)
+    reclaimable = recovery.reclaimable_q(now)
     streams = [due_prompts(s, now, too_late_within=too_late_within) for s in scenarios.values()]
     streams += [
         due_prompts(scenarios[pk], now, reclaimable=reclaimable)
-        for pk in ledger.scenarios_with_reclaimable(scenarios, now)
+        for pk in recovery.scenarios_with_reclaimable(scenarios, now)
     ]
     return heapq.merge(*streams, key=lambda p: p.due_at)
 
@@ -532,15 +514,6 @@ def finish_run(run: DispatchRun, tally: Tally) -> None:
         save_run(run)
     except Exception:
         logger.exception("could not store the summary of dispatch run %s", run.pk)
-
-
-def drop_broken_connection() -> None:
-    """After a failed statement, close the connection if it is dead, so the next
-    statement opens a new one: a run has no request end at which Django would."""
-    if connection.connection is None or connection.in_atomic_block:
-        return
-    if not connection.is_usable():
-        connection.close()
 
 
 def save_run(run: DispatchRun) -> None:

@@ -6,31 +6,15 @@ import logging
 import queue
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from types import TracebackType
 
 from django.conf import settings
-from django.utils import timezone
 
-from scheduler.dispatch.ledger import ClaimedPrompt
-from scheduler.dispatch.policy import next_attempt_delay
+from scheduler.dispatch.ledger import ClaimedPrompt, PromptResult
 from scheduler.models import PromptStatus
 from scheduler.push import BasePushBackend, Delivery, PushMessage, SendOutcome
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PromptResult:
-    prompt: ClaimedPrompt
-    status: PromptStatus
-    error: str = ""
-    retry_after: float | None = None
-    dead_tokens: tuple[tuple[str, str], ...] = ()  # (token, reason)
-    finished_at: datetime = field(default_factory=timezone.now)
-    # The backend's configuration is wrong: the prompt waits and the run stops.
-    misconfigured: bool = False
 
 
 def send_to_devices(
@@ -70,40 +54,6 @@ def combine(prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]]) 
         retry_after = max((o.retry_after or 0 for o in transient), default=0) or None
         return PromptResult(prompt, PromptStatus.RETRY, errors, retry_after, dead)
     return PromptResult(prompt, PromptStatus.FAILED, errors, dead_tokens=dead)
-
-
-def history_changes(result: PromptResult) -> dict[str, object]:
-    """The columns a result writes on its history row."""
-    changes: dict[str, object] = {"status": result.status, "last_error": result.error[:2000]}
-    if result.status == PromptStatus.DISPATCHED:
-        changes["dispatched_at"] = result.finished_at
-    if result.misconfigured:
-        # Not the prompt's fault: the attempt does not count against it.
-        changes["attempts"] = result.prompt.attempt - 1
-    if result.status == PromptStatus.RETRY:
-        changes["next_attempt_at"] = result.finished_at + next_attempt_delay(
-            result.prompt.attempt, result.retry_after
-        )
-    return changes
-
-
-def checked_changes(result: PromptResult) -> tuple[PromptResult, dict[str, object]]:
-    """`history_changes`, with whatever a response made unusable turned into a plain retry.
-
-    Everything here comes from a remote server: an absurd value must cost this
-    prompt a normal retry, never the run.
-    """
-    try:
-        return result, history_changes(result)
-    except Exception:
-        logger.exception("unusable result for prompt %s; it is retried", result.prompt.id)
-        fallback = PromptResult(result.prompt, PromptStatus.RETRY, result.error)
-        return fallback, {
-            "status": fallback.status,
-            "last_error": fallback.error[:2000],
-            "next_attempt_at": fallback.finished_at
-            + timedelta(seconds=settings.DISPATCH_RETRY_BASE_SECONDS),
-        }
 
 
 class SendPool:
