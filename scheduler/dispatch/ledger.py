@@ -31,6 +31,7 @@ from scheduler.dispatch.bulk_sql import (
     insert_ignoring_conflicts,
     update_rows,
 )
+from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.policy import next_attempt_delay
 from scheduler.dispatch.recovery import in_doubt, reclaimable_q
 from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
@@ -133,8 +134,11 @@ OWNED_BY_RUN = "run_id + 0 = %s"
 class Ledger:
     """The run's side of the history table: claim, mark sending, record."""
 
-    def __init__(self, run: DispatchRun, scenarios: dict[int, Scenario]) -> None:
+    def __init__(
+        self, run: DispatchRun, scenarios: dict[int, Scenario], conf: DispatchConf | None = None
+    ) -> None:
         self.run = run
+        self.conf = conf or DispatchConf.from_settings()
         self.scenarios = scenarios
         # What a prompt keeps of its scenario, as it was when the prompt was claimed.
         self._texts = {
@@ -158,7 +162,7 @@ class Ledger:
         return in_batch_order(batch, inserted)
 
     def _insert(self, prompts: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
-        if settings.MAX_PROMPTS_PER_MENTOR_PER_DAY:
+        if self.conf.daily_cap:
             with transaction.atomic():
                 prompts = self._within_daily_cap(prompts, now)
                 return self._insert_rows(prompts, now)
@@ -172,7 +176,7 @@ class Ledger:
         (and cannot deadlock); on SQLite the IMMEDIATE transaction serialises
         them. A prompt already claimed by another run takes no slot here.
         """
-        limit = settings.MAX_PROMPTS_PER_MENTOR_PER_DAY
+        limit = self.conf.daily_cap
         mentor_ids = sorted({p.peer_mentor_id for p in prompts})
         list(
             PeerMentor.objects.select_for_update()

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 
-from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
 from scheduler.dispatch import policy, recovery
+from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.lease import Lease, lease_expiry
 from scheduler.dispatch.ledger import ClaimedPrompt, Ledger, PromptResult, drop_broken_connection
 from scheduler.dispatch.sending import SendPool
@@ -156,24 +156,28 @@ def run_dispatch(
     backend: BasePushBackend | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    conf: DispatchConf | None = None,
 ) -> DispatchSummary:
     """One run over the enabled scenarios; `chapter_ids` limits it to those chapters' mentors."""
     now = now or timezone.now()
+    conf = conf or DispatchConf.from_settings()
     say = progress or (lambda message: None)
     scenarios = load_scenarios(scenario_id, chapter_ids)
     mentors = MentorScope(chapter_ids)
     say(f"1. evaluate: {len(scenarios)} enabled scenario(s)")
     if dry_run:
-        return dry_run_summary(scenarios, mentors, now, say)
+        return dry_run_summary(scenarios, mentors, now, say, conf.batch_size)
 
-    backend = timed(backend or get_backend(concurrency=settings.DISPATCH_CONCURRENCY))
+    backend = timed(backend or get_backend(concurrency=conf.concurrency))
     run = DispatchRun.objects.create(
-        trigger=trigger, started_at=now, lease_expires_at=timezone.now() + lease_expiry()
+        trigger=trigger,
+        started_at=now,
+        lease_expires_at=timezone.now() + lease_expiry(conf.lease_seconds),
     )
     ping.run_started()  # never raises
-    dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say)
+    dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say, conf)
     try:
-        with Lease(run) as dispatch.lease:
+        with Lease(run, conf.lease_seconds) as dispatch.lease:
             dispatch.run()
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
@@ -191,16 +195,16 @@ def run_dispatch(
 
 
 def dry_run_summary(
-    scenarios: dict[int, Scenario], mentors: MentorScope, now: datetime, say: Progress
+    scenarios: dict[int, Scenario],
+    mentors: MentorScope,
+    now: datetime,
+    say: Progress,
+    batch_size: int,
 ) -> DispatchSummary:
     tally = Tally()
     admission = Admission(now, tally, predict_daily_cap=True)
     due = mentors.only(evaluate(scenarios, now, too_late_within=TOO_LATE_WITHIN))
-    would_send = [
-        prompt
-        for batch in chunked(due, settings.DISPATCH_BATCH_SIZE)
-        for prompt in admission.admit(batch)
-    ]
+    would_send = [prompt for batch in chunked(due, batch_size) for prompt in admission.admit(batch)]
     # Held back like a deferred prompt, but reported on its own: it will never be sent.
     too_late = tally.deferred.pop(TOO_LATE, 0)
     say(f"dry run: {len(would_send)} prompt(s) would be sent, nothing written")
@@ -225,8 +229,10 @@ class Dispatch:
         now: datetime,
         stop: threading.Event,
         say: Progress,
+        conf: DispatchConf,
     ) -> None:
-        self.ledger = Ledger(run, scenarios)
+        self.conf = conf
+        self.ledger = Ledger(run, scenarios, conf)
         self.scenarios = scenarios
         self.mentors = mentors
         self.backend = backend
@@ -235,7 +241,7 @@ class Dispatch:
         self.say = say
         self.tally = Tally()
         self.admission = Admission(now, self.tally, predict_daily_cap=False)
-        self.deadline = time.monotonic() + settings.DISPATCH_RUN_DEADLINE_SECONDS
+        self.deadline = time.monotonic() + conf.run_deadline_seconds
         self.due_batches: Iterator[list[DuePrompt]] = iter(())
         self.waiting: deque[tuple[ClaimedPrompt, Sequence[str]]] = deque()
         self.unrecorded: list[PromptResult] = []
@@ -252,8 +258,11 @@ class Dispatch:
         self.close_what_earlier_runs_left()
         # 1-2. Evaluate and deduplicate: a lazy, read-only stream, read a batch at a time.
         due = self.mentors.only(evaluate(self.scenarios, self.now))
-        self.due_batches = chunked(due, settings.DISPATCH_BATCH_SIZE)
-        with self.backend, SendPool(self.backend, settings.DISPATCH_CONCURRENCY) as pool:
+        self.due_batches = chunked(due, self.conf.batch_size)
+        with (
+            self.backend,
+            SendPool(self.backend, self.conf.concurrency, self.conf.max_attempts) as pool,
+        ):
             while self.has_work(pool):
                 finished = pool.finished(timeout=POLL_SECONDS)  # 5. sends land
                 self.start_sends(pool)  # 3-5. refill the free slots before writing
@@ -278,7 +287,7 @@ class Dispatch:
 
     def start_sends(self, pool: SendPool) -> None:
         wave: list[tuple[ClaimedPrompt, Sequence[str]]] = []
-        while len(wave) < pool.room and len(self.unrecorded) < settings.DISPATCH_BATCH_SIZE:
+        while len(wave) < pool.room and len(self.unrecorded) < self.conf.batch_size:
             if self.stopping() or (not self.waiting and not self.claim_next_batch()):
                 break
             if self.waiting:
@@ -363,7 +372,7 @@ class Dispatch:
         if not pool.in_flight or not self.stopping():
             return False
         assert self.stopping_since is not None
-        return time.monotonic() - self.stopping_since > settings.PUSH_REQUEST_DEADLINE_SECONDS
+        return time.monotonic() - self.stopping_since > self.conf.request_deadline_seconds
 
     def abandon(self, pool: SendPool) -> None:
         stuck = list(pool.in_flight.values())

@@ -8,8 +8,6 @@ import threading
 from collections.abc import Sequence
 from types import TracebackType
 
-from django.conf import settings
-
 from scheduler.dispatch.ledger import ClaimedPrompt, PromptResult
 from scheduler.models import PromptStatus
 from scheduler.push import BasePushBackend, Delivery, PushMessage, SendOutcome
@@ -18,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def send_to_devices(
-    backend: BasePushBackend, prompt: ClaimedPrompt, tokens: Sequence[str]
+    backend: BasePushBackend, prompt: ClaimedPrompt, tokens: Sequence[str], max_attempts: int
 ) -> PromptResult:
     """Send one prompt to each active device; delivered once any device accepted it."""
     outcomes: list[tuple[str, SendOutcome]] = []
@@ -37,10 +35,12 @@ def send_to_devices(
             logger.exception("push backend raised for prompt %s", prompt.id)
             outcome = SendOutcome.permanent(f"{type(exc).__name__}: {exc}")
         outcomes.append((token, outcome))
-    return combine(prompt, outcomes)
+    return combine(prompt, outcomes, max_attempts)
 
 
-def combine(prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]]) -> PromptResult:
+def combine(
+    prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]], max_attempts: int
+) -> PromptResult:
     dead = tuple((token, o.error) for token, o in outcomes if o.token_invalid)
     if any(o.ok for _, o in outcomes):
         return PromptResult(prompt, PromptStatus.DISPATCHED, dead_tokens=dead)
@@ -50,7 +50,7 @@ def combine(prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]]) 
             prompt, PromptStatus.RETRY, errors, dead_tokens=dead, misconfigured=True
         )
     transient = [o for _, o in outcomes if o.delivery is Delivery.TRANSIENT]
-    if transient and prompt.attempt < settings.DISPATCH_MAX_ATTEMPTS:
+    if transient and prompt.attempt < max_attempts:
         retry_after = max((o.retry_after or 0 for o in transient), default=0) or None
         return PromptResult(prompt, PromptStatus.RETRY, errors, retry_after, dead)
     return PromptResult(prompt, PromptStatus.FAILED, errors, dead_tokens=dead)
@@ -64,9 +64,10 @@ class SendPool:
     run has given up on it.
     """
 
-    def __init__(self, backend: BasePushBackend, size: int) -> None:
+    def __init__(self, backend: BasePushBackend, size: int, max_attempts: int) -> None:
         self.backend = backend
         self.size = size
+        self.max_attempts = max_attempts
         self.in_flight: dict[int, ClaimedPrompt] = {}
         self._jobs: queue.SimpleQueue[tuple[ClaimedPrompt, Sequence[str]] | None] = (
             queue.SimpleQueue()
@@ -122,7 +123,7 @@ class SendPool:
         while (job := self._jobs.get()) is not None:
             prompt, tokens = job
             try:
-                result = send_to_devices(self.backend, prompt, tokens)
+                result = send_to_devices(self.backend, prompt, tokens, self.max_attempts)
             except Exception as exc:
                 logger.exception("sending prompt %s failed unexpectedly", prompt.id)
                 result = PromptResult(prompt, PromptStatus.FAILED, f"{type(exc).__name__}: {exc}")

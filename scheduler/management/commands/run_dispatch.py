@@ -4,12 +4,12 @@ import signal
 import threading
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
 from scheduler.models import DispatchRun, Scenario
 from scheduler.push import get_backend
@@ -37,13 +37,14 @@ class Command(BaseCommand):
             if not as_json or options["verbosity"] > 1:
                 self.stderr.write(message)
 
+        conf = DispatchConf.from_settings()
         backend = None
         try:
             connection.ensure_connection()
             if scenario_id is not None:
                 check_scenario(scenario_id)
             if not dry_run:
-                backend = get_backend(concurrency=settings.DISPATCH_CONCURRENCY)
+                backend = get_backend(concurrency=conf.concurrency)
         except ImproperlyConfigured as exc:
             raise CommandError(f"Push backend misconfigured: {exc}") from None
         except DatabaseError as exc:
@@ -59,6 +60,7 @@ class Command(BaseCommand):
                 backend=backend,
                 progress=progress,
                 stop=stop,
+                conf=conf,
             )
         except DatabaseError as exc:
             raise CommandError(f"Database error during the run: {first_line(exc)}") from None
