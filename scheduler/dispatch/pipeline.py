@@ -26,6 +26,7 @@ from scheduler.dispatch import policy, recovery
 from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.lease import Lease, lease_expiry
 from scheduler.dispatch.ledger import ClaimedPrompt, Ledger, PromptResult, drop_broken_connection
+from scheduler.dispatch.lifecycle import ERRORS, Lifecycle, Why
 from scheduler.dispatch.sending import SendPool
 from scheduler.models import (
     ActivityKind,
@@ -246,12 +247,8 @@ class Dispatch:
         self.waiting: deque[tuple[ClaimedPrompt, Sequence[str]]] = deque()
         self.unrecorded: list[PromptResult] = []
         self.batches_claimed = 0
-        self.stopping_since: float | None = None
         self.lease: Lease | None = None
-        self.drained = False
-        # Set when reading or claiming the next batch failed (the database went
-        # away): what is in flight still lands and is recorded, then it is raised.
-        self.failure: Exception | None = None
+        self.lifecycle = Lifecycle()
 
     def run(self) -> None:
         # 0. What earlier runs left behind: sends in doubt, retries too late or no longer due.
@@ -271,13 +268,32 @@ class Dispatch:
                     self.abandon(pool)
                     break
             self.release(list(self.waiting))
+        self.lifecycle.stop()
         self.note_why_stopped()
-        if self.failure is not None:
-            raise self.failure
+        if self.lifecycle.failure is not None:
+            raise self.lifecycle.failure
 
     def has_work(self, pool: SendPool) -> bool:
-        more_to_claim = bool(self.waiting) or not self.drained
-        return bool(pool.in_flight or self.unrecorded) or (more_to_claim and not self.stopping())
+        claiming = self.claiming()  # asked every turn: a stop must be seen while sends hang
+        return bool(pool.in_flight or self.unrecorded) or claiming
+
+    def claiming(self) -> bool:
+        """Whether the run still claims; a reason to stop that came up ends that."""
+        why = self.reason_to_stop()
+        if why is not None:
+            self.lifecycle.stop_claiming(why)
+        return self.lifecycle.claiming
+
+    def reason_to_stop(self) -> Why | None:
+        if self.tally.misconfigured:
+            return Why.MISCONFIGURED
+        if self.lease is not None and self.lease.lost:
+            return Why.LEASE_LOST
+        if time.monotonic() > self.deadline:
+            return Why.DEADLINE
+        if self.stop.is_set():
+            return Why.SHUTDOWN
+        return None
 
     def close_what_earlier_runs_left(self) -> None:
         self.tally.in_doubt = recovery.mark_in_doubt(self.now)
@@ -288,7 +304,7 @@ class Dispatch:
     def start_sends(self, pool: SendPool) -> None:
         wave: list[tuple[ClaimedPrompt, Sequence[str]]] = []
         while len(wave) < pool.room and len(self.unrecorded) < self.conf.batch_size:
-            if self.stopping() or (not self.waiting and not self.claim_next_batch()):
+            if not self.claiming() or (not self.waiting and not self.claim_next_batch()):
                 break
             if self.waiting:
                 prompt, tokens = self.waiting.popleft()
@@ -307,11 +323,11 @@ class Dispatch:
         try:
             batch = next(self.due_batches, None)
             if batch is None:
-                self.drained = True
+                self.lifecycle.stop_claiming(Why.ALL_CLAIMED)
                 return False
             self.claim(batch)
         except Exception as exc:
-            self.failure = exc
+            self.lifecycle.fail(exc)
             return False
         return True
 
@@ -358,21 +374,13 @@ class Dispatch:
         if result.misconfigured and not self.tally.misconfigured:
             # Every further send would fail the same way: stop, keep the rest due.
             self.tally.misconfigured = result.error
-            self.stop.set()
-
-    def stopping(self) -> bool:
-        lease_lost = self.lease is not None and self.lease.lost
-        if self.failure or lease_lost or self.stop.is_set() or time.monotonic() > self.deadline:
-            self.stopping_since = self.stopping_since or time.monotonic()
-            return True
-        return False
+            self.lifecycle.stop_claiming(Why.MISCONFIGURED)
 
     def must_abandon(self, pool: SendPool) -> bool:
         """Sends still running this long after the stop have outlived every timeout."""
-        if not pool.in_flight or not self.stopping():
+        if not pool.in_flight or not self.lifecycle.stopped_early:
             return False
-        assert self.stopping_since is not None
-        return time.monotonic() - self.stopping_since > self.conf.request_deadline_seconds
+        return self.lifecycle.seconds_stopping() > self.conf.request_deadline_seconds
 
     def abandon(self, pool: SendPool) -> None:
         stuck = list(pool.in_flight.values())
@@ -393,13 +401,13 @@ class Dispatch:
             )
 
     def note_why_stopped(self) -> None:
-        run = self.ledger.run
-        if self.tally.misconfigured:
-            run.error = f"Push backend misconfigured, run stopped: {self.tally.misconfigured}"
-        elif self.lease is not None and self.lease.lost:
-            run.error = "Could not renew the run's lease; stopped claiming, the rest stays due."
-        elif self.stopping() and not self.failure:
-            run.error = "Stopped early (deadline or shutdown); the rest stays due for the next run."
+        self.claiming()  # a reason that came up during the last sends counts too
+        why = self.lifecycle.why
+        if why is Why.MISCONFIGURED:
+            error = f"Push backend misconfigured, run stopped: {self.tally.misconfigured}"
+            self.ledger.run.error = error
+        elif why in ERRORS:
+            self.ledger.run.error = ERRORS[why]
 
 
 class Admission:
