@@ -41,7 +41,7 @@ def pipeline_pass(now: datetime) -> Pass:
     admission = Admission(now, tally, predict_daily_cap=True)
     admitted = checksum = 0
     for batch in chunked(evaluate(load_scenarios(None), now), settings.DISPATCH_BATCH_SIZE):
-        for prompt in admission.admit(batch):
+        for prompt in admission.admitted(batch):
             admitted += 1
             checksum += fingerprint(prompt.scenario_id, prompt.activity_id)
     seconds = time.perf_counter() - started

@@ -16,8 +16,8 @@ from scheduler import access
 from scheduler.admin.base import ChapterScopedAdmin
 from scheduler.coordinators import explain, report
 from scheduler.coordinators.charts import weekly_bars
-from scheduler.coordinators.forms import DryRunForm, ScenarioForm, SimulationForm
-from scheduler.coordinators.preview.real_data import dry_run
+from scheduler.coordinators.forms import RealDataForm, ScenarioForm, SimulationForm
+from scheduler.coordinators.preview.real_data import preview_real_data
 from scheduler.coordinators.preview.simulation import TestActivity, simulate
 from scheduler.models import Scenario
 
@@ -152,13 +152,13 @@ class ScenarioAdmin(ChapterScopedAdmin):
         )
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """A described test activity's verdict, and a dry run on real data."""
+        """A described test activity's verdict, and a preview on real data."""
         scenario = cast("Scenario", self.viewable_object(request, object_id))
         now = timezone.now()
         simulation_form = SimulationForm(
             request.GET if "sim-kind" in request.GET else None, scenario=scenario
         )
-        dry_run_form = DryRunForm(request.GET if "dry-days" in request.GET else None)
+        real_data_form = RealDataForm(request.GET if "dry-days" in request.GET else None)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -167,7 +167,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
             "scenario": scenario,
             "sentence": explain.sentence(scenario),
             "simulation_form": simulation_form,
-            "dry_run_form": dry_run_form,
+            "real_data_form": real_data_form,
             "media": self.media + simulation_form.media,
             "has_view_permission": True,
         }
@@ -177,9 +177,9 @@ class ScenarioAdmin(ChapterScopedAdmin):
                 data["kind"], data["occurred_at"], data["wellbeing_concern"], data["followed_up"]
             )
             context["simulation"] = simulate(scenario, test, now)
-        if dry_run_form.is_bound and dry_run_form.is_valid():
-            days = dry_run_form.cleaned_data["days"]
-            context["dry_run"] = dry_run(scenario, request.user, now, days)
+        if real_data_form.is_bound and real_data_form.is_valid():
+            days = real_data_form.cleaned_data["days"]
+            context["real_data"] = preview_real_data(scenario, request.user, now, days)
         return TemplateResponse(request, "admin/scheduler/scenario/preview.html", context)
 
 

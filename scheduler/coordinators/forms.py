@@ -14,8 +14,8 @@ from scheduler import access
 from scheduler.coordinators import explain
 from scheduler.models import ActivityKind, Scenario
 
-DRY_RUN_DAYS_DEFAULT = 30
-DRY_RUN_DAYS_MAX = 90
+REAL_DATA_DAYS_DEFAULT = 30
+REAL_DATA_DAYS_MAX = 90
 
 
 class ScenarioForm(forms.ModelForm):
@@ -100,12 +100,12 @@ class SimulationForm(forms.Form):
         return occurred_at
 
 
-class DryRunForm(forms.Form):
+class RealDataForm(forms.Form):
     days = forms.IntegerField(
         label=_("days back"),
         min_value=1,
-        max_value=DRY_RUN_DAYS_MAX,
-        initial=DRY_RUN_DAYS_DEFAULT,
+        max_value=REAL_DATA_DAYS_MAX,
+        initial=REAL_DATA_DAYS_DEFAULT,
         help_text=_("How many days back to count the prompts this scenario would have sent."),
     )
 

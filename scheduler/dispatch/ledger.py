@@ -33,7 +33,7 @@ from scheduler.dispatch.bulk_sql import (
 )
 from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.policy import next_attempt_delay
-from scheduler.dispatch.recovery import in_doubt, reclaimable_q
+from scheduler.dispatch.recovery import flag_in_doubt, reclaimable_q
 from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import DuePrompt, describe
 
@@ -46,7 +46,7 @@ class ClaimedPrompt:
     peer_mentor_id: int
     scenario_id: int
     activity_id: int
-    attempt: int  # this send's attempt number, set by Ledger.start_sending (0 until then)
+    attempt: int  # this send's attempt number, set by Ledger.mark_sending (0 until then)
     title: str
     body: str
 
@@ -249,7 +249,7 @@ class Ledger:
         ).values_list(*CLAIMED_COLUMNS)
         return [claimed_prompt(*row) for row in rows]
 
-    def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> list[ClaimedPrompt]:
+    def mark_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> list[ClaimedPrompt]:
         """Compare-and-set just before the requests: the prompts this run may send now.
 
         One statement for the whole wave; a prompt another run took over is
@@ -350,7 +350,7 @@ class Ledger:
 
     def give_up_on(self, prompts: Iterable[ClaimedPrompt]) -> int:
         """Sends still stuck when the run must end: in doubt now, not after the stale timeout."""
-        return in_doubt(
+        return flag_in_doubt(
             PromptHistory.objects.filter(
                 pk__in=[p.id for p in prompts], run=self.run, status=PromptStatus.PENDING
             )

@@ -1,7 +1,7 @@
 """One dispatch run: evaluate -> deduplicate -> claim -> dispatch -> record.
 
 `run_dispatch` is the only entry point: the management command, the
-django-q2 schedule and the admin's "run now" all call it. `Dispatch.run`
+django-q2 schedule and the admin's "run now" all call it. `Dispatch.loop`
 is the loop of one run, its stages numbered as in docs/design.md.
 """
 
@@ -179,7 +179,7 @@ def run_dispatch(
     dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say, conf)
     try:
         with Lease(run, conf.lease_seconds) as dispatch.lease:
-            dispatch.run()
+            dispatch.loop()
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         raise
@@ -205,7 +205,9 @@ def dry_run_summary(
     tally = Tally()
     admission = Admission(now, tally, predict_daily_cap=True)
     due = mentors.only(evaluate(scenarios, now, too_late_within=TOO_LATE_WITHIN))
-    would_send = [prompt for batch in chunked(due, batch_size) for prompt in admission.admit(batch)]
+    would_send = [
+        prompt for batch in chunked(due, batch_size) for prompt in admission.admitted(batch)
+    ]
     # Held back like a deferred prompt, but reported on its own: it will never be sent.
     too_late = tally.deferred.pop(TOO_LATE, 0)
     say(f"dry run: {len(would_send)} prompt(s) would be sent, nothing written")
@@ -250,7 +252,7 @@ class Dispatch:
         self.lease: Lease | None = None
         self.lifecycle = Lifecycle()
 
-    def run(self) -> None:
+    def loop(self) -> None:
         # 0. What earlier runs left behind: sends in doubt, retries too late or no longer due.
         self.close_what_earlier_runs_left()
         # 1-2. Evaluate and deduplicate: a lazy, read-only stream, read a batch at a time.
@@ -262,8 +264,8 @@ class Dispatch:
         ):
             while self.has_work(pool):
                 finished = pool.finished(timeout=POLL_SECONDS)  # 5. sends land
-                self.start_sends(pool)  # 3-5. refill the free slots before writing
-                self.record(finished)  # 6. record
+                self.fill_pool(pool)  # 3-5. refill the free slots before writing
+                self.settle(finished)  # 6. record
                 if self.must_abandon(pool):
                     self.abandon(pool)
                     break
@@ -296,12 +298,12 @@ class Dispatch:
         return None
 
     def close_what_earlier_runs_left(self) -> None:
-        self.tally.in_doubt = recovery.mark_in_doubt(self.now)
+        self.tally.in_doubt = recovery.flag_sends_of_dead_runs(self.now)
         closed_too_late, no_longer_due = recovery.close_reclaimable(self.scenarios, self.now)
         self.tally.counts[PromptStatus.FAILED] += closed_too_late
         self.tally.counts[PromptStatus.SKIPPED] += no_longer_due
 
-    def start_sends(self, pool: SendPool) -> None:
+    def fill_pool(self, pool: SendPool) -> None:
         wave: list[tuple[ClaimedPrompt, Sequence[str]]] = []
         while len(wave) < pool.room and len(self.unrecorded) < self.conf.batch_size:
             if not self.claiming() or (not self.waiting and not self.claim_next_batch()):
@@ -315,7 +317,7 @@ class Dispatch:
                         PromptResult(prompt, PromptStatus.SKIPPED, "No active device.")
                     )
         tokens_of = dict((p.id, tokens) for p, tokens in wave)
-        for prompt in self.start_sending([p for p, _ in wave]):
+        for prompt in self.sendable([p for p, _ in wave]):
             pool.send(prompt, tokens_of[prompt.id])
 
     def claim_next_batch(self) -> bool:
@@ -332,7 +334,7 @@ class Dispatch:
         return True
 
     def claim(self, batch: list[DuePrompt]) -> None:
-        admitted = self.admission.admit(batch)  # pause, quiet hours
+        admitted = self.admission.admitted(batch)  # pause, quiet hours
         tokens = prefetch_tokens({p.peer_mentor_id for p in admitted})  # 3. device tokens
         capped_before = self.ledger.capped
         claimed = self.ledger.claim(admitted, self.now)  # 4. claim, within the daily cap
@@ -345,7 +347,7 @@ class Dispatch:
         )
         self.waiting.extend((p, tokens.get(p.peer_mentor_id, ())) for p in claimed)
 
-    def start_sending(self, prompts: list[ClaimedPrompt]) -> list[ClaimedPrompt]:
+    def sendable(self, prompts: list[ClaimedPrompt]) -> list[ClaimedPrompt]:
         """5a. The compare-and-set before the requests: the prompts this run may send now.
 
         If the mark cannot be written, nothing is sent: the prompts stay
@@ -353,7 +355,7 @@ class Dispatch:
         being left in doubt.
         """
         try:
-            return self.ledger.start_sending(prompts, timezone.now())
+            return self.ledger.mark_sending(prompts, timezone.now())
         except Exception:
             logger.exception(
                 "could not mark %d prompts as sending; left for a later run", len(prompts)
@@ -361,7 +363,7 @@ class Dispatch:
             drop_broken_connection()
             return []
 
-    def record(self, finished: list[PromptResult]) -> None:
+    def settle(self, finished: list[PromptResult]) -> None:
         """6. Record what finished (and what never needed a request), then count it."""
         results, self.unrecorded = [*self.unrecorded, *finished], []
         for result in self.ledger.record(results):
@@ -423,12 +425,12 @@ class Admission:
         self.quiet_until = policy.quiet_hours_end(now)
         self.cap = policy.DailyCap(now) if predict_daily_cap else None
 
-    def admit(self, batch: list[DuePrompt]) -> list[DuePrompt]:
+    def admitted(self, batch: list[DuePrompt]) -> list[DuePrompt]:
         if self.cap is not None:
             self.cap.load(p.peer_mentor_id for p in batch)
-        return [p for p in batch if self.admits(p)]
+        return [p for p in batch if self.allows(p)]
 
-    def admits(self, prompt: DuePrompt) -> bool:
+    def allows(self, prompt: DuePrompt) -> bool:
         if prompt.held_by:
             self.tally.deferred[prompt.held_by] += 1
         elif self.quiet_until is not None:
@@ -443,7 +445,7 @@ class Admission:
     def capped(self, prompt: DuePrompt) -> bool:
         # A reclaimable prompt took its slot on the day of its first attempt.
         new = prompt.history_id is None
-        return self.cap is not None and new and not self.cap.admit(prompt.peer_mentor_id)
+        return self.cap is not None and new and not self.cap.take_slot(prompt.peer_mentor_id)
 
 
 class MentorScope:

@@ -44,11 +44,11 @@ def expired_runs(now: datetime) -> QuerySet[DispatchRun, Any]:
 IN_DOUBT_ERROR = "The run stopped while sending; delivery unknown, not resent to avoid a duplicate."
 
 
-def in_doubt(rows: QuerySet[PromptHistory]) -> int:
+def flag_in_doubt(rows: QuerySet[PromptHistory]) -> int:
     return rows.update(status=PromptStatus.FAILED, needs_review=True, last_error=IN_DOUBT_ERROR)
 
 
-def mark_in_doubt(now: datetime) -> int:
+def flag_sends_of_dead_runs(now: datetime) -> int:
     """Prompts whose request started in a run that died: flag them for a person.
 
     They are not resent: the push service may already have delivered them,
@@ -56,7 +56,7 @@ def mark_in_doubt(now: datetime) -> int:
     """
     started = Q(status=PromptStatus.PENDING, sending_started_at__isnull=False)
     dead = Q(sending_started_at__lt=stale_cutoff(now)) | Q(run__in=expired_runs(now))
-    return in_doubt(PromptHistory.objects.filter(started & dead))
+    return flag_in_doubt(PromptHistory.objects.filter(started & dead))
 
 
 def scenarios_with_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> list[int]:

@@ -31,7 +31,7 @@ class DueRow:
 
 
 @dataclass(frozen=True)
-class DryRun:
+class RealDataPreview:
     due: list[DueRow]
     due_total: int
     quiet_until: datetime | None
@@ -40,12 +40,12 @@ class DryRun:
     already_prompted: int
 
 
-def dry_run(scenario: Scenario, user: User, now: datetime, days: int) -> DryRun:
+def preview_real_data(scenario: Scenario, user: User, now: datetime, days: int) -> RealDataPreview:
     scoped = access.in_chapters(user, "peer_mentor__chapter")
     due = due_activities(scenario, now, with_deferred=True).filter(scoped)
     past = produced_over(scenario, now, days).filter(scoped)
     prompted = PromptHistory.objects.filter(scenario_id=scenario.pk, activity_id=OuterRef("pk"))
-    return DryRun(
+    return RealDataPreview(
         due=due_rows(scenario, due),
         due_total=due.count(),
         quiet_until=policy.quiet_hours_end(now),
