@@ -10,8 +10,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from bench.latency_server import requests_received, supabase_settings
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import DispatchRun, PromptHistory
-from scheduler.pipeline import run_dispatch
 
 
 @dataclass(frozen=True)

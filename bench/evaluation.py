@@ -12,7 +12,14 @@ from django.conf import settings
 # Stages 1-2 below the entry point, on purpose: `run_dispatch(dry_run=True)` keeps every
 # prompt in its summary and a real run writes, so only these time the evaluation as the
 # stream a run consumes, and only `evaluate` also yields the held prompts seeding needs.
-from scheduler.pipeline import Admission, Tally, chunked, evaluate, load_scenarios, run_dispatch
+from scheduler.dispatch.pipeline import (
+    Admission,
+    Tally,
+    chunked,
+    evaluate,
+    load_scenarios,
+    run_dispatch,
+)
 from scheduler.rules import DuePrompt
 
 
@@ -37,7 +44,7 @@ def pipeline_pass(now: datetime) -> Pass:
     admission = Admission(now, tally, predict_daily_cap=True)
     admitted = checksum = 0
     for batch in chunked(evaluate(load_scenarios(None), now), settings.DISPATCH_BATCH_SIZE):
-        for prompt in admission.admit(batch):
+        for prompt in admission.admitted(batch):
             admitted += 1
             checksum += fingerprint(prompt.scenario_id, prompt.activity_id)
     seconds = time.perf_counter() - started

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from bench.dispatch import forget_prompts
 from bench.latency_server import supabase_settings
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import DeviceToken, PromptHistory, PromptStatus, Scenario
-from scheduler.pipeline import run_dispatch
 from scheduler.push import BasePushBackend, PushMessage, get_backend
 from scheduler.rules import DuePrompt
 

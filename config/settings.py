@@ -77,7 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "scheduler.health.admin_banner",
+                "scheduler.monitoring.health.admin_banner",
                 "scheduler.admin.login.login_alert_banner",
             ],
         },

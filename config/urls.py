@@ -6,8 +6,8 @@ from django.views.generic import RedirectView
 
 from scheduler.api.api import api
 from scheduler.api.errors import unknown_route
+from scheduler.monitoring.views import healthz, metrics
 from scheduler.views.favicon import favicon
-from scheduler.views.health import healthz, metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -14,7 +14,7 @@ class SchedulerConfig(AppConfig):
 
     def ready(self) -> None:
         from scheduler import checks  # noqa: F401  (registers system checks)
-        from scheduler.schedule import sync_dispatch_schedule
+        from scheduler.dispatch.schedule import sync_dispatch_schedule
 
         post_migrate.connect(sync_dispatch_schedule, sender=self)
         post_migrate.connect(create_cache_tables, sender=self)

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from django.db import DatabaseError
 from django.utils import timezone
 
-from scheduler import health
-from scheduler.schedule import SCHEDULE_NAME
+from scheduler.dispatch.schedule import SCHEDULE_NAME
+from scheduler.monitoring import health
 
 # The cluster calls its scheduler about every 30 s; a minute and a half covers a slow tick.
 SCHEDULE_GRACE = timedelta(seconds=90)

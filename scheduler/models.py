@@ -335,14 +335,14 @@ class DispatchRun(models.Model):
     in_doubt = models.PositiveIntegerField(_("in doubt"), default=0)
     deferred = models.JSONField(_("deferred by reason"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True, default="")
-    # Renewed while the run is alive (scheduler/lease.py); null once it finished.
+    # Renewed while the run is alive (scheduler/dispatch/lease.py); null once it finished.
     lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-started_at"]
         indexes = [
             # /healthz and the admin banner read the latest finished runs, and the
-            # latest one without an error, on every request (scheduler/health.py).
+            # latest one without an error, on every request (scheduler/monitoring/health.py).
             models.Index(
                 fields=["finished_at"],
                 condition=models.Q(finished_at__isnull=False),

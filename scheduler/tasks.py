@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import DispatchRun
-from scheduler.pipeline import run_dispatch
 from scheduler.retention import prune_dispatch_runs
 
 

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.forms import modelform_factory
 from django.utils import timezone, translation
 
-from scheduler.forms import ScenarioForm
+from scheduler.coordinators.forms import ScenarioForm
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import (
     BODY_MAX_LENGTH,
     DEVICE_TOKEN_MAX_LENGTH,
@@ -21,7 +22,6 @@ from scheduler.models import (
     PromptHistory,
     Scenario,
 )
-from scheduler.pipeline import run_dispatch
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import PromptHistory, Scenario
-from scheduler.pipeline import run_dispatch
 from scheduler.push import locmem
 from scheduler.text import is_blank
 from tests import factories as f

@@ -11,12 +11,12 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from scheduler.claims import ClaimedPrompt, Ledger
+from scheduler.dispatch.ledger import ClaimedPrompt, Ledger, PromptResult
+from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.dispatch.sending import SendPool, combine
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
 from scheduler.push import BasePushBackend, PushMessage, SendOutcome
 from scheduler.push.base import Delivery
-from scheduler.sending import PromptResult, SendPool, combine
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -104,8 +104,8 @@ def test_it_logs_a_failed_record_and_carries_on(caplog: pytest.LogCaptureFixture
     backend = Backend()
 
     with (
-        mock.patch.object(Ledger, "record", side_effect=RuntimeError("database went away")),
-        caplog.at_level(logging.ERROR, logger="scheduler.pipeline"),
+        mock.patch.object(Ledger, "write_rows", side_effect=RuntimeError("database went away")),
+        caplog.at_level(logging.ERROR, logger="scheduler.dispatch.ledger"),
     ):
         summary = run_dispatch(now=NOW, backend=backend)
 
@@ -149,7 +149,8 @@ def test_it_records_a_result_it_cannot_compute_as_a_plain_retry() -> None:
     mentors = due(2)
 
     with mock.patch(
-        "scheduler.sending.next_attempt_delay", side_effect=OverflowError("date value out of range")
+        "scheduler.dispatch.ledger.next_attempt_delay",
+        side_effect=OverflowError("date value out of range"),
     ):
         summary = run_dispatch(
             now=NOW, backend=Backend(lambda m: SendOutcome.transient("busy", retry_after=5))
@@ -196,17 +197,19 @@ def test_it_counts_a_prompt_delivered_when_any_device_accepted() -> None:
             ("dead", SendOutcome.permanent("UNREGISTERED", token_invalid=True)),
             ("ok", SendOutcome.delivered()),
         ],
+        max_attempts=3,
     )
     assert result.status == PromptStatus.DISPATCHED
     assert result.dead_tokens == (("dead", "UNREGISTERED"),)
 
 
-def test_it_retries_transient_failures_until_attempts_run_out(settings) -> None:
-    settings.DISPATCH_MAX_ATTEMPTS = 3
+def test_it_retries_transient_failures_until_attempts_run_out() -> None:
     outcome = [("t", SendOutcome(Delivery.TRANSIENT, "503"))]
-    assert combine(ClaimedPrompt(1, 2, 3, 4, 1, "T", "B"), outcome).status == PromptStatus.RETRY
-    assert combine(ClaimedPrompt(1, 2, 3, 4, 2, "T", "B"), outcome).status == PromptStatus.RETRY
-    assert combine(ClaimedPrompt(1, 2, 3, 4, 3, "T", "B"), outcome).status == PromptStatus.FAILED
+
+    def status(attempt: int) -> PromptStatus:
+        return combine(ClaimedPrompt(1, 2, 3, 4, attempt, "T", "B"), outcome, 3).status
+
+    assert [status(1), status(2), status(3)] == [PromptStatus.RETRY] * 2 + [PromptStatus.FAILED]
 
 
 def test_it_returns_finished_sends_of_the_pool_without_waiting_for_the_rest() -> None:
@@ -217,7 +220,7 @@ def test_it_returns_finished_sends_of_the_pool_without_waiting_for_the_rest() ->
             gate.wait(5)
         return SendOutcome.delivered()
 
-    with SendPool(Backend(answer), size=2) as pool:
+    with SendPool(Backend(answer), size=2, max_attempts=3) as pool:
         pool.send(ClaimedPrompt(1, 2, 3, 4, 1, "T", "B"), ["a-token"])
         pool.send(ClaimedPrompt(2, 2, 3, 5, 1, "T", "B"), ["b-token"])
         first: list[PromptResult] = []

@@ -11,7 +11,7 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from scheduler.pipeline import run_dispatch
+from scheduler.dispatch.pipeline import run_dispatch
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

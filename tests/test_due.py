@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import ActivityKind, PromptStatus
-from scheduler.pipeline import run_dispatch
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

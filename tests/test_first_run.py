@@ -92,8 +92,8 @@ def test_it_explains_the_scenario_report_in_norwegian() -> None:
 
 @pytest.mark.django_db
 def test_it_prints_the_median_with_a_decimal_comma() -> None:
+    from scheduler.coordinators.report import Figures, ScenarioRow
     from scheduler.management.commands.scenario_report import line
-    from scheduler.report import Figures, ScenarioRow
 
     row = ScenarioRow(1, "Sjekk inn", Figures(4, 2, 2, 12.5))
     with translation.override("nb"):

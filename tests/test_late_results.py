@@ -15,12 +15,14 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from scheduler.claims import IN_DOUBT_ERROR, Ledger, mark_in_doubt
+from scheduler.dispatch.conf import DispatchConf
+from scheduler.dispatch.ledger import Ledger, checked_changes
+from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.dispatch.recovery import IN_DOUBT_ERROR, flag_sends_of_dead_runs
+from scheduler.dispatch.sending import combine
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
 from scheduler.push import BasePushBackend, PushMessage, SendOutcome
 from scheduler.rules import DuePrompt
-from scheduler.sending import checked_changes, combine
 from tests import factories as f
 
 # The takeover happens on another connection while the request is in flight.
@@ -47,7 +49,7 @@ class TakenForDeadWhileSending(BasePushBackend):
     def send(self, message: PushMessage) -> SendOutcome:
         self.calls += 1
         try:
-            assert mark_in_doubt(timezone.now() + AN_HOUR_LATER) == 1
+            assert flag_sends_of_dead_runs(timezone.now() + AN_HOUR_LATER) == 1
         finally:
             connection.close()  # this pool thread's own connection
         return self.answer
@@ -131,16 +133,17 @@ def test_it_decides_a_wave_of_late_results_in_one_statement(
         a = f.activity(m, occurred_at=NOW - timedelta(days=3))
         due.append(DuePrompt(m.pk, s.pk, a.pk, NOW))
     ledger = Ledger(DispatchRun.objects.create(trigger="command"), {s.pk: s})
-    wave = ledger.start_sending(ledger.claim(due, NOW), NOW)
-    assert mark_in_doubt(NOW + AN_HOUR_LATER) == 4
+    wave = ledger.mark_sending(ledger.claim(due, NOW), NOW)
+    assert flag_sends_of_dead_runs(NOW + AN_HOUR_LATER) == 4
+    max_attempts = DispatchConf.from_settings().max_attempts
     results = [
-        checked_changes(combine(prompt, [("device-token", answer)]))
+        checked_changes(combine(prompt, [("device-token", answer)], max_attempts))
         for prompt, answer in zip(wave, [DELIVERED, REFUSED, TIMED_OUT, BUSY], strict=True)
     ]
     delivered, refused, timed_out, busy = (p.id for p in wave)
 
     with django_assert_num_queries(1):  # type: ignore[attr-defined]
-        left_out = ledger.record(
+        left_out = ledger.write_rows(
             {r.prompt.id: changes for r, changes in results},
             definitive={r.prompt.id for r, _ in results if r.definitive},
         )

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduler.lease import Lease
+from scheduler.dispatch.lease import Lease
 from scheduler.models import DispatchRun
 from tests.lease_triggers import allow_renewals, renewals_spoiled
 from tests.reliability.children import wait_until
@@ -48,7 +48,7 @@ def test_it_moves_the_lease_forward_while_the_run_lives(run: DispatchRun) -> Non
 def test_it_tries_again_after_a_failed_renewal_and_keeps_the_lease(
     run: DispatchRun, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="scheduler.lease")
+    caplog.set_level(logging.WARNING, logger="scheduler.dispatch.lease")
     first_expiry = lease_expiry_of(run)
     with renewals_spoiled(), Lease(run) as lease:
         assert wait_until(lambda: refusals(caplog) >= 1, timeout=5)
@@ -60,7 +60,7 @@ def test_it_tries_again_after_a_failed_renewal_and_keeps_the_lease(
 def test_it_is_lost_for_good_when_renewals_fail_past_its_margin(
     run: DispatchRun, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="scheduler.lease")
+    caplog.set_level(logging.WARNING, logger="scheduler.dispatch.lease")
     started = time.monotonic()
     with renewals_spoiled(), Lease(run) as lease:
         assert wait_until(lambda: lease.lost, timeout=10)

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
 from scheduler.models import PromptHistory, PromptStatus
-from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.push import BasePushBackend, PushMessage, SendOutcome
 from tests import factories as f
 

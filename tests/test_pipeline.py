@@ -9,9 +9,10 @@ import pytest
 import time_machine
 from django.utils import timezone, translation
 
-from scheduler.claims import Ledger, mark_in_doubt
+from scheduler.dispatch.ledger import Ledger
+from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
+from scheduler.dispatch.recovery import flag_sends_of_dead_runs
 from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus, Scenario
-from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.push import SendOutcome, locmem
 from scheduler.rules import DuePrompt, describe
 from tests import factories as f
@@ -196,7 +197,7 @@ def test_it_does_not_flag_a_send_that_is_still_fresh(settings) -> None:
     settings.DISPATCH_STALE_CLAIM_SECONDS = 600
     s, _, (a,) = due_setup(1)
     f.prompt(s, a, status=PromptStatus.PENDING, sending_started_at=NOW)
-    assert mark_in_doubt(NOW + timedelta(minutes=5)) == 0
+    assert flag_sends_of_dead_runs(NOW + timedelta(minutes=5)) == 0
 
 
 def test_it_only_sends_rows_it_claimed_itself() -> None:
@@ -275,10 +276,12 @@ def test_it_records_a_late_result_over_the_doubt_of_a_takeover() -> None:
     run = DispatchRun.objects.create(trigger="command")
     ledger = Ledger(run, {s.pk: s})
     [claimed] = ledger.claim([DuePrompt(m.pk, s.pk, a.pk, NOW)], NOW)
-    [started] = ledger.start_sending([claimed], NOW)
-    assert mark_in_doubt(NOW + timedelta(hours=1)) == 1  # another run thinks this one died
+    [started] = ledger.mark_sending([claimed], NOW)
+    assert (
+        flag_sends_of_dead_runs(NOW + timedelta(hours=1)) == 1
+    )  # another run thinks this one died
 
-    ledger.record(
+    ledger.write_rows(
         {started.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}},
         definitive={started.id},
     )
@@ -295,7 +298,7 @@ def test_it_records_nothing_on_a_row_another_run_holds_now() -> None:
     other = DispatchRun.objects.create(trigger="command")
     PromptHistory.objects.filter(pk=claimed.id).update(run=other)
 
-    ledger.record({claimed.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}})
+    ledger.write_rows({claimed.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW}})
 
     assert PromptHistory.objects.get().status == PromptStatus.PENDING
 
@@ -307,7 +310,7 @@ def test_it_carries_the_attempt_number_from_the_mark_before_sending() -> None:
     ledger = Ledger(run, {s.pk: s})
     [claimed] = ledger.claim([DuePrompt(m.pk, s.pk, a.pk, NOW, history_id=row.pk)], NOW)
 
-    [started] = ledger.start_sending([claimed], NOW)
+    [started] = ledger.mark_sending([claimed], NOW)
 
     assert (claimed.attempt, started.attempt) == (0, 3)
     assert PromptHistory.objects.get().attempts == 3

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
 from scheduler.push import SendOutcome, locmem
 from tests import factories as f
 

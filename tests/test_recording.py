@@ -9,8 +9,8 @@ import pytest
 from django.db import DataError, transaction
 from django.utils import timezone
 
-from scheduler.bulk_sql import update_rows
-from scheduler.claims import ClaimedPrompt, Ledger
+from scheduler.dispatch.bulk_sql import update_rows
+from scheduler.dispatch.ledger import ClaimedPrompt, Ledger
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
 from scheduler.rules import DuePrompt
 from tests import factories as f
@@ -36,10 +36,10 @@ def test_it_records_a_wave_of_mixed_outcomes_in_one_statement(
     django_assert_num_queries: Callable[..., object],
 ) -> None:
     ledger, claimed = claimed_wave(4)
-    sent_a, sent_b, retry, failed = ledger.start_sending(claimed, NOW)
+    sent_a, sent_b, retry, failed = ledger.mark_sending(claimed, NOW)
 
     with django_assert_num_queries(1):  # type: ignore[attr-defined]
-        ledger.record(
+        ledger.write_rows(
             {
                 sent_a.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW + SECOND},
                 sent_b.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW + 2 * SECOND},
@@ -77,11 +77,11 @@ def test_it_records_a_wave_of_mixed_outcomes_in_one_statement(
 
 def test_it_leaves_out_of_a_wave_a_row_another_run_holds_now() -> None:
     ledger, claimed = claimed_wave(3)
-    started = ledger.start_sending(claimed, NOW)
+    started = ledger.mark_sending(claimed, NOW)
     other = DispatchRun.objects.create(trigger="command")
     PromptHistory.objects.filter(pk=started[0].id).update(run=other)
 
-    ledger.record(
+    ledger.write_rows(
         {p.id: {"status": PromptStatus.DISPATCHED, "dispatched_at": NOW} for p in started}
     )
 
@@ -99,7 +99,7 @@ def test_it_marks_a_wave_sending_in_one_statement(
     ledger, claimed = claimed_wave(3)
 
     with django_assert_num_queries(1):  # type: ignore[attr-defined]
-        started = ledger.start_sending(claimed, NOW)
+        started = ledger.mark_sending(claimed, NOW)
 
     assert [p.id for p in started] == [p.id for p in claimed]
     assert [p.attempt for p in started] == [1, 1, 1]
@@ -112,7 +112,7 @@ def test_it_marks_only_the_rows_it_still_holds() -> None:
     PromptHistory.objects.filter(pk=already_started.id).update(sending_started_at=NOW)
     PromptHistory.objects.filter(pk=free.id).update(attempts=2)
 
-    started = ledger.start_sending(claimed, NOW + SECOND)
+    started = ledger.mark_sending(claimed, NOW + SECOND)
 
     assert [(p.id, p.attempt) for p in started] == [(free.id, 3)]
     row = PromptHistory.objects.get(pk=free.id)
@@ -142,7 +142,7 @@ def test_it_claims_in_due_order_and_leaves_a_row_another_run_inserted_first() ->
 
 def test_it_sets_a_column_on_only_the_rows_that_name_it_even_to_null() -> None:
     ledger, claimed = claimed_wave(3)
-    started = ledger.start_sending(claimed, NOW)
+    started = ledger.mark_sending(claimed, NOW)
     PromptHistory.objects.update(next_attempt_at=NOW)
     cleared, kept, also_kept = started
 

@@ -12,9 +12,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
+from scheduler.dispatch.policy import PAUSED
 from scheduler.models import Activity, ActivityKind, PromptStatus, Scenario
-from scheduler.pipeline import DispatchSummary, run_dispatch
-from scheduler.policy import PAUSED
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

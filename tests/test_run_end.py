@@ -10,10 +10,10 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from scheduler import pipeline
-from scheduler.claims import Ledger
+from scheduler.dispatch import pipeline
+from scheduler.dispatch.ledger import Ledger
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
 from scheduler.push import locmem
 from tests import factories as f
 
@@ -34,7 +34,7 @@ def mark_lost(monkeypatch: pytest.MonkeyPatch, settings) -> None:  # type: ignor
             raise OperationalError(LOST)
         return []
 
-    monkeypatch.setattr(Ledger, "start_sending", lose_the_database)
+    monkeypatch.setattr(Ledger, "mark_sending", lose_the_database)
 
 
 def due_prompts() -> None:

@@ -14,8 +14,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from scheduler import access, explain
+from scheduler import access
 from scheduler.admin.base import ChapterScopedAdmin, time_column
+from scheduler.coordinators import explain
 from scheduler.models import OCCURRED_AT_EARLIEST, OCCURRED_AT_END, Activity, Scenario
 
 CANNOT_DELETE = _(

@@ -12,9 +12,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from scheduler import charts
 from scheduler.access import RUN_NOW_PERMISSION
 from scheduler.admin.base import ChapterScopedAdmin, ReadOnlyMixin, time_column
+from scheduler.coordinators import charts
 from scheduler.models import PromptHistory, PromptStatus, local_time
 
 # The export opens in Excel with Norwegian settings: UTF-8 with a byte order mark (else

@@ -12,13 +12,14 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.translation import gettext_lazy as _
 
-from scheduler import access, explain, report
+from scheduler import access
 from scheduler.admin.base import ChapterScopedAdmin, shortened
-from scheduler.charts import weekly_bars
-from scheduler.forms import DryRunForm, ScenarioForm, SimulationForm
+from scheduler.coordinators import explain, report
+from scheduler.coordinators.charts import weekly_bars
+from scheduler.coordinators.forms import RealDataForm, ScenarioForm, SimulationForm
+from scheduler.coordinators.preview.real_data import preview_real_data
+from scheduler.coordinators.preview.simulation import TestActivity, simulate
 from scheduler.models import Scenario
-from scheduler.preview.dry_run import dry_run
-from scheduler.preview.simulation import TestActivity, simulate
 
 
 class EveryChapterFilter(admin.RelatedOnlyFieldListFilter):
@@ -175,13 +176,13 @@ class ScenarioAdmin(ChapterScopedAdmin):
             self.message_user(request, warning, messages.WARNING)
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """A described test activity's verdict, and a dry run on real data."""
+        """A described test activity's verdict, and a preview on real data."""
         scenario = cast("Scenario", self.viewable_object(request, object_id))
         now = timezone.now()
         simulation_form = SimulationForm(
             request.GET if "sim-kind" in request.GET else None, scenario=scenario
         )
-        dry_run_form = DryRunForm(request.GET if "dry-days" in request.GET else None)
+        real_data_form = RealDataForm(request.GET if "dry-days" in request.GET else None)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -190,7 +191,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
             "scenario": scenario,
             "sentence": explain.sentence(scenario),
             "simulation_form": simulation_form,
-            "dry_run_form": dry_run_form,
+            "real_data_form": real_data_form,
             "media": self.media + simulation_form.media,
             "has_view_permission": True,
         }
@@ -200,9 +201,9 @@ class ScenarioAdmin(ChapterScopedAdmin):
                 data["kind"], data["occurred_at"], data["wellbeing_concern"], data["followed_up"]
             )
             context["simulation"] = simulate(scenario, test, now)
-        if dry_run_form.is_bound and dry_run_form.is_valid():
-            days = dry_run_form.cleaned_data["days"]
-            context["dry_run"] = dry_run(scenario, request.user, now, days)
+        if real_data_form.is_bound and real_data_form.is_valid():
+            days = real_data_form.cleaned_data["days"]
+            context["real_data"] = preview_real_data(scenario, request.user, now, days)
         return TemplateResponse(request, "admin/scheduler/scenario/preview.html", context)
 
 

@@ -20,7 +20,7 @@ from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
 
-from scheduler.push import scrubbing, transport
+from scheduler.push import http_common, requests_session, scrubbing
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class GoogleSession:
         self.failure: SendOutcome | None = None
         self.failed_at = 0.0
         # A redirected token request would carry the signed assertion elsewhere.
-        self.token_session = transport.NoRedirectSession()
+        self.token_session = requests_session.NoRedirectSession()
         self.auth_request = Request(self.token_session)
         # The backend decides itself when a 401 calls for a new token (see FcmBackend._send).
         self.session = AuthorizedSession(
@@ -116,7 +116,7 @@ class GoogleSession:
     def grow_pool(self, concurrency: int) -> None:
         with self.lock:
             if concurrency > self.pool_size:
-                transport.mount_pool(self.session, concurrency)
+                requests_session.mount_pool(self.session, concurrency)
                 self.pool_size = concurrency
 
     def ensure_token(self, timeout: float | tuple[float, float]) -> SendOutcome | None:
@@ -200,17 +200,17 @@ class FcmBackend(BasePushBackend):
             "FCM_API_URL": settings.FCM_API_URL if api_url is None else api_url,
         }
         require("fcm", given)
-        base_url = transport.service_url("FCM_API_URL", given["FCM_API_URL"])
+        base_url = http_common.service_url("FCM_API_URL", given["FCM_API_URL"])
         self.url = f"{base_url}/v1/projects/{given['FCM_PROJECT_ID'].strip()}/messages:send"
-        self.timeout = transport.timeouts() if timeout is None else timeout
-        self._post_options = transport.post_options(self.timeout, self.url)
+        self.timeout = http_common.timeouts() if timeout is None else timeout
+        self._post_options = requests_session.post_options(self.timeout, self.url)
         self._google = google_session(given["FCM_CREDENTIALS_FILE"], self.concurrency)
 
     @classmethod
     def check(cls) -> list[CheckMessage]:
         return (
             super().check()
-            or transport.service_url_check(
+            or http_common.service_url_check(
                 "FCM_API_URL", hint="Leave it unset for https://fcm.googleapis.com"
             )
             or check_credentials_file(settings.FCM_CREDENTIALS_FILE)
@@ -232,16 +232,16 @@ class FcmBackend(BasePushBackend):
         no_token = self._google.ensure_token(self.timeout)
         if no_token is not None:
             return no_token
-        deadline = transport.request_deadline()
+        deadline = http_common.request_deadline()
         try:
             response = self._google.session.post(
                 self.url, json=build_message(message), **self._post_options
             )
-            body = transport.read_body(response, deadline)
+            body = http_common.read_body(response, deadline)
         except GoogleAuthError as exc:
             return oauth_outcome(exc)
         except requests.RequestException as exc:
-            return transport.network_outcome(SERVICE, exc)
+            return http_common.network_outcome(SERVICE, exc)
         if not 200 <= response.status_code < 300:
             body = scrubbing.scrub_body(body, message.device_token)
         # An access token revoked before its expiry: one new token, one more try.
@@ -282,10 +282,10 @@ class FcmError:
 
     @classmethod
     def parse(cls, body: bytes) -> FcmError:
-        data = transport.parse_json(body)
+        data = http_common.parse_json(body)
         error = data.get("error") if isinstance(data, dict) else None
         if not isinstance(error, dict):
-            return cls(message=transport.error_text(body))
+            return cls(message=http_common.error_text(body))
         code, fields = "", []
         for detail in error.get("details") or []:
             if not isinstance(detail, dict):
@@ -300,7 +300,7 @@ class FcmError:
                 ]
         return cls(
             status=str(error.get("status") or ""),
-            message=transport.error_text(str(error.get("message") or "").encode()),
+            message=http_common.error_text(str(error.get("message") or "").encode()),
             code=code,
             fields=tuple(fields),
         )
@@ -321,10 +321,10 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
     if 200 <= status < 300:
         return SendOutcome.delivered()
     if 300 <= status < 400:
-        return transport.redirect_outcome(SERVICE, status, "FCM_API_URL")
+        return http_common.redirect_outcome(SERVICE, status, "FCM_API_URL")
     error = FcmError.parse(body)
     what = error.summary(status)
-    retry_after = transport.retry_after_seconds(retry_after_header)
+    retry_after = http_common.retry_after_seconds(retry_after_header)
     if error.code in TOKEN_ERRORS:
         return SendOutcome.permanent(f"FCM: {TOKEN_ERRORS[error.code]}.", token_invalid=True)
     if (error.code or error.status) == "INVALID_ARGUMENT" and error.names_token:
@@ -357,7 +357,9 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
 
 def oauth_outcome(exc: GoogleAuthError) -> SendOutcome:
     """Google's token endpoint said no (permanent) or could not be reached (transient)."""
-    if isinstance(exc, TransportError) and isinstance(exc.__cause__, transport.RedirectRefused):
+    if isinstance(exc, TransportError) and isinstance(
+        exc.__cause__, requests_session.RedirectRefused
+    ):
         return SendOutcome.misconfigured(
             f"FCM: Google's OAuth token endpoint answered with a redirect ({exc.__cause__}), "
             "which is never followed: misconfiguration, check token_uri in FCM_CREDENTIALS_FILE."
@@ -365,11 +367,11 @@ def oauth_outcome(exc: GoogleAuthError) -> SendOutcome:
     if isinstance(exc, TransportError):
         return SendOutcome.transient(
             "FCM: Google's OAuth token endpoint could not be reached "
-            f"({transport.error_text(str(exc).encode(), 200)})."
+            f"({http_common.error_text(str(exc).encode(), 200)})."
         )
     data = exc.args[1] if isinstance(exc, RefreshError) and len(exc.args) > 1 else None
     grant_error = str(data.get("error") or "") if isinstance(data, dict) else ""
-    detail = transport.error_text(str(exc.args[0] if exc.args else exc).encode(), 200)
+    detail = http_common.error_text(str(exc.args[0] if exc.args else exc).encode(), 200)
     if grant_error in REFUSED_GRANTS or (grant_error and not exc.retryable):
         return SendOutcome.misconfigured(
             f"FCM: Google refused the service-account credentials ({detail}): "

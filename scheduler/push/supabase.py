@@ -11,7 +11,7 @@ import urllib3
 from django.conf import settings
 from django.core.checks import CheckMessage
 
-from scheduler.push import scrubbing, transport
+from scheduler.push import http_common, scrubbing, urllib3_pool
 from scheduler.push import supabase_keys as keys
 from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
 from scheduler.push.fcm import TOKEN_ERRORS
@@ -47,13 +47,13 @@ class SupabaseBackend(BasePushBackend):
             ),
         }
         require("supabase", given)
-        base_url = transport.service_url("SUPABASE_URL", given["SUPABASE_URL"])
+        base_url = http_common.service_url("SUPABASE_URL", given["SUPABASE_URL"])
         function = given["SUPABASE_FUNCTION_NAME"].strip().strip("/")
         self.url = f"{base_url}/functions/v1/{function}"
         if secret_key is None and key is None:
             secret_key, key = settings.SUPABASE_SECRET_KEY, settings.SUPABASE_SERVICE_ROLE_KEY
         self.credential = keys.credential(secret_key or "", key or "")
-        self.timeout = transport.timeouts() if timeout is None else timeout
+        self.timeout = http_common.timeouts() if timeout is None else timeout
         self._pool: urllib3.PoolManager | None = None
         self._lock = threading.Lock()
 
@@ -62,7 +62,7 @@ class SupabaseBackend(BasePushBackend):
         problems = super().check() + keys.check()
         if any(problem.is_serious() for problem in problems):
             return problems
-        return problems + transport.service_url_check(
+        return problems + http_common.service_url_check(
             "SUPABASE_URL", hint="It looks like https://<project-ref>.supabase.co"
         )
 
@@ -84,12 +84,12 @@ class SupabaseBackend(BasePushBackend):
         # a push must never be repeated behind the pipeline's back.
         with self._lock:
             if self._pool is None:
-                self._pool = transport.pool_manager(self.url, self.concurrency)
+                self._pool = urllib3_pool.pool_manager(self.url, self.concurrency)
             return self._pool
 
     def send(self, message: PushMessage) -> SendOutcome:
-        if transport.has_control_characters(self.credential.key):
-            outcome = transport.unsendable_key(SERVICE)
+        if http_common.has_control_characters(self.credential.key):
+            outcome = http_common.unsendable_key(SERVICE)
         else:
             outcome = self._post(message)
         outcome = scrubbing.scrub_outcome(outcome, message.device_token, self.credential.key)
@@ -104,22 +104,22 @@ class SupabaseBackend(BasePushBackend):
         return outcome
 
     def _post(self, message: PushMessage) -> SendOutcome:
-        deadline = transport.request_deadline()
+        deadline = http_common.request_deadline()
         try:
             response = self._pooled().urlopen(
                 "POST",
                 self.url,
                 body=json.dumps(payload(message)).encode(),
                 headers=self._headers(message),
-                timeout=transport.urllib3_timeout(self.timeout),
+                timeout=urllib3_pool.urllib3_timeout(self.timeout),
                 preload_content=False,
                 # A redirect would resend the key wherever it points: never followed.
                 redirect=False,
                 retries=False,
             )
-            body = transport.read_body(response, deadline)
-        except transport.NETWORK_ERRORS as exc:
-            return transport.network_outcome(SERVICE, exc)
+            body = http_common.read_body(response, deadline)
+        except http_common.NETWORK_ERRORS as exc:
+            return http_common.network_outcome(SERVICE, exc)
         if not 200 <= response.status < 300:
             body = scrubbing.scrub_body(body, message.device_token, self.credential.key)
         return classify(
@@ -156,8 +156,8 @@ def classify(
     if 200 <= status < 300:
         return SendOutcome.delivered()
     if 300 <= status < 400:
-        return transport.redirect_outcome(SERVICE, status, "SUPABASE_URL")
-    data = transport.parse_json(body)
+        return http_common.redirect_outcome(SERVICE, status, "SUPABASE_URL")
+    data = http_common.parse_json(body)
     answer = data if isinstance(data, dict) else {}
     detail = error_detail(body)
     if status in (401, 403):
@@ -175,10 +175,10 @@ def classify(
     if status == 500 and answer.get("error") == "misconfigured":
         return SendOutcome.misconfigured(
             f"{SERVICE}: the Edge Function is misconfigured (HTTP 500): "
-            f"{transport.error_text(str(answer.get('detail') or '').encode())} "
+            f"{http_common.error_text(str(answer.get('detail') or '').encode())} "
             "(see its secrets: supabase secrets list)."
         )
-    retry_after = transport.retry_after_seconds(retry_after_header)
+    retry_after = http_common.retry_after_seconds(retry_after_header)
     if status == 409:
         return SendOutcome.transient(
             f"{SERVICE}: the Edge Function is sending this prompt right now (HTTP 409).",
@@ -197,18 +197,18 @@ def dead_token(answer: dict[str, Any]) -> SendOutcome:
     code = str(answer.get("fcm_error") or "")
     if code in TOKEN_ERRORS:
         return SendOutcome.permanent(f"FCM: {TOKEN_ERRORS[code]}.", token_invalid=True)
-    what = transport.error_text(str(answer.get("detail") or "HTTP 400 INVALID_ARGUMENT").encode())
+    what = http_common.error_text(str(answer.get("detail") or "HTTP 400 INVALID_ARGUMENT").encode())
     return SendOutcome.permanent(f"FCM: the device token is invalid ({what}).", token_invalid=True)
 
 
 def error_detail(body: bytes) -> str:
-    data = transport.parse_json(body)
+    data = http_common.parse_json(body)
     if isinstance(data, dict):
         for key in ("error", "message", "msg"):
             value = data.get(key)
             if isinstance(value, dict):
                 value = value.get("message") or value.get("code")
             if value:
-                return f" {transport.error_text(str(value).encode())}"
-    text = transport.error_text(body)
+                return f" {http_common.error_text(str(value).encode())}"
+    text = http_common.error_text(body)
     return f" {text}" if text else ""

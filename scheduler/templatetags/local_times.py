@@ -13,7 +13,7 @@ from django import template
 from django.contrib.admin.templatetags.admin_list import date_hierarchy
 from django.contrib.admin.views.main import ChangeList
 
-from scheduler.explain import when
+from scheduler.coordinators.explain import when
 
 register = template.Library()
 

@@ -1,1 +1,1 @@
-"""Public views outside the admin: the health check and the Prometheus metrics."""
+"""Public views outside the admin that are not monitoring: the browser's favicon."""

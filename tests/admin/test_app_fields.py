@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from scheduler.admin.activities import ActivityAdmin
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import Activity, PeerMentor, PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
 from tests import factories
 from tests.admin.conftest import World
 

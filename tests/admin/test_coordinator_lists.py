@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import formats, timezone
 
-from scheduler import charts
+from scheduler.coordinators import charts
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
 from tests import factories
 from tests.admin.conftest import World

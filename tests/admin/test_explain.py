@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from scheduler import explain
+from scheduler.coordinators import explain
 from scheduler.models import Activity, ActivityKind, PromptHistory, Scenario
 from tests import factories
 from tests.admin.conftest import World

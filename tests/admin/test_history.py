@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from scheduler import charts
+from scheduler.coordinators import charts
 from scheduler.models import PromptHistory, PromptStatus
 from tests import factories
 from tests.admin.conftest import World

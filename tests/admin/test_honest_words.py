@@ -14,9 +14,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django_q.models import Schedule
 
-from scheduler import cluster, explain
+from scheduler import cluster
+from scheduler.coordinators import explain
+from scheduler.dispatch.schedule import SCHEDULE_NAME, sync_dispatch_schedule
 from scheduler.models import ActivityKind, DispatchRun, PromptStatus
-from scheduler.schedule import SCHEDULE_NAME, sync_dispatch_schedule
 from tests import factories
 from tests.admin.conftest import World
 
@@ -150,8 +151,8 @@ def test_it_counts_sent_in_the_dry_run_as_the_scenario_list_does(
     factories.prompt(scenario, failed, status=PromptStatus.FAILED)
     url = reverse("admin:scheduler_scenario_preview", args=[scenario.pk])
     response = coordinator_client.get(url, {"dry-days": 30})
-    dry_run = response.context["dry_run"]
-    assert (dry_run.already_prompted, dry_run.already_sent) == (2, 1)
+    real_data = response.context["real_data"]
+    assert (real_data.already_prompted, real_data.already_sent) == (2, 1)
     assert "In the prompt log already: 2 (sent: 1;" in response.content.decode()
     listing = coordinator_client.get(reverse("admin:scheduler_scenario_changelist"))
     assert listing.context["cl"].result_list[0].report_figures.sent == 1
@@ -201,7 +202,7 @@ def test_it_lists_no_other_reasons_for_a_prompted_activity(world: World, scenari
 
 
 def test_it_tells_a_coordinator_what_a_stopped_scheduler_means(db: None) -> None:
-    from scheduler import health
+    from scheduler.monitoring import health
 
     coordinator = User(username="kari", is_staff=True)
     text = health.banner(health.Snapshot([], None), coordinator)

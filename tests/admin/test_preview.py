@@ -1,4 +1,4 @@
-"""Previewing a scenario: a described test activity, and a dry run on real data."""
+"""Previewing a scenario: a described test activity, and a preview on real data."""
 
 from __future__ import annotations
 
@@ -104,16 +104,16 @@ def real_data(world: World, scenario: Scenario) -> dict[str, Activity]:
 def test_it_lists_what_a_disabled_scenario_would_prompt_now(
     coordinator_client: Client, scenario: Scenario, real_data: dict[str, Activity]
 ) -> None:
-    dry_run = preview(coordinator_client, scenario, **{"dry-days": 30}).context["dry_run"]
-    assert [row.activity for row in dry_run.due] == [real_data["due"]]
-    assert dry_run.due_total == 1
+    shown = preview(coordinator_client, scenario, **{"dry-days": 30}).context["real_data"]
+    assert [row.activity for row in shown.due] == [real_data["due"]]
+    assert shown.due_total == 1
 
 
 def test_it_counts_what_it_would_have_sent_over_the_last_days(
     coordinator_client: Client, scenario: Scenario, real_data: dict[str, Activity]
 ) -> None:
-    dry_run = preview(coordinator_client, scenario, **{"dry-days": 30}).context["dry_run"]
-    assert (dry_run.would_have_sent, dry_run.already_prompted) == (2, 1)
+    shown = preview(coordinator_client, scenario, **{"dry-days": 30}).context["real_data"]
+    assert (shown.would_have_sent, shown.already_prompted) == (2, 1)
 
 
 def test_it_counts_only_the_chosen_number_of_days(
@@ -121,8 +121,8 @@ def test_it_counts_only_the_chosen_number_of_days(
 ) -> None:
     # Due 15 days ago and sendable for 7 more days: inside a 30-day window, not a 1-day one.
     factories.activity(real_data["due"].peer_mentor, days_ago=18, wellbeing_concern=True)
-    month = preview(coordinator_client, scenario, **{"dry-days": 30}).context["dry_run"]
-    day = preview(coordinator_client, scenario, **{"dry-days": 1}).context["dry_run"]
+    month = preview(coordinator_client, scenario, **{"dry-days": 30}).context["real_data"]
+    day = preview(coordinator_client, scenario, **{"dry-days": 1}).context["real_data"]
     assert (month.would_have_sent, day.would_have_sent) == (3, 2)
 
 
@@ -144,11 +144,11 @@ def test_it_links_the_preview_from_the_change_form(
     assert reverse("admin:scheduler_scenario_preview", args=[scenario.pk]) in page.content.decode()
 
 
-def test_it_keeps_other_chapters_out_of_a_chapterless_dry_run(
+def test_it_keeps_other_chapters_out_of_a_chapterless_preview_on_real_data(
     coordinator_client: Client, world: World
 ) -> None:
     everyone = factories.scenario(chapter=None)
     factories.activity(factories.mentor(world.other), days_ago=3.2)
     mine = factories.activity(factories.mentor(world.home), days_ago=3.2)
-    dry_run = preview(coordinator_client, everyone, **{"dry-days": 30}).context["dry_run"]
-    assert [row.activity for row in dry_run.due] == [mine]
+    shown = preview(coordinator_client, everyone, **{"dry-days": 30}).context["real_data"]
+    assert [row.activity for row in shown.due] == [mine]

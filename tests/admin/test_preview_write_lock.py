@@ -36,7 +36,7 @@ from django.test.utils import setup_test_environment
 from django.urls import reverse
 from django.utils import timezone
 
-from scheduler import explain
+from scheduler.coordinators import explain
 from scheduler.models import Activity, Chapter, PeerMentor, Scenario
 
 setup_test_environment()

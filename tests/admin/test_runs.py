@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
+from scheduler.dispatch.schedule import SCHEDULE_NAME
 from scheduler.models import DispatchRun, PromptHistory
 from scheduler.push import locmem
-from scheduler.schedule import SCHEDULE_NAME
 from tests import factories
 from tests.admin.conftest import World, make_coordinator
 

@@ -9,9 +9,9 @@ import pytest
 from django.db.models import RestrictedError
 from django.utils import timezone, translation
 
-from scheduler import explain
+from scheduler.coordinators import explain
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import Activity, PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
 from scheduler.rules import due_activities
 from tests import factories
 from tests.api.conftest import App

@@ -14,8 +14,8 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
+from scheduler.dispatch.schedule import SCHEDULE_NAME, sync_dispatch_schedule
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
-from scheduler.schedule import SCHEDULE_NAME, sync_dispatch_schedule
 from tests.admin.conftest import coordinator_group
 from tests.browser.conftest import ARTIFACTS
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from scheduler import health
+from scheduler.monitoring import health
 from tests.health.conftest import finished_run
 from tests.processes import manage
 

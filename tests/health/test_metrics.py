@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 from prometheus_client import REGISTRY
 
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import PromptStatus
-from scheduler.pipeline import run_dispatch
 from scheduler.push import locmem
 from tests import factories
 

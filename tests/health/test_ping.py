@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import ping
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import DispatchRun
-from scheduler.pipeline import run_dispatch
+from scheduler.monitoring import ping
 from scheduler.push import locmem
 from tests import factories
 from tests.hang_guard import fails_if_hung

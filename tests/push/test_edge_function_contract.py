@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import DeviceToken, PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
 from scheduler.push import Delivery, SendOutcome, fcm
 from scheduler.push.supabase import SupabaseBackend
 from tests import factories

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import (
     DeviceToken,
     DispatchRun,
@@ -16,7 +17,6 @@ from scheduler.models import (
     PromptStatus,
     Scenario,
 )
-from scheduler.pipeline import run_dispatch
 from tests import factories
 from tests.loopback import Answer, LoopbackServer, RecordedRequest
 from tests.push.conftest import FCM_PATH, SUPABASE_KEY, SUPABASE_PATH, fcm_error

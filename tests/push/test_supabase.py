@@ -13,8 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from scheduler.push import Delivery, SendOutcome
+from scheduler.push.http_common import ERROR_TEXT_LENGTH
 from scheduler.push.supabase import SupabaseBackend
-from scheduler.push.transport import ERROR_TEXT_LENGTH
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import SUPABASE_KEY, SUPABASE_PATH
 from tests.push.helpers import message

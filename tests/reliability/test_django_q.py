@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 from django_q.models import Schedule
 
-from scheduler.schedule import SCHEDULE_NAME
+from scheduler.dispatch.schedule import SCHEDULE_NAME
 from scheduler.tasks import scheduled_dispatch
 from tests.loopback import Answer, LoopbackServer
 from tests.reliability.children import (

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
 from tests.loopback import Answer, LoopbackServer, RecordedRequest
 from tests.reliability.children import SUPABASE_KEY, SUPABASE_PATH, sends_per_mentor
 from tests.reliability.seeding import seed_due_prompts

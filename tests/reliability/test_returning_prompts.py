@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.dispatch.policy import PAUSED
 from scheduler.models import PromptHistory, PromptStatus
-from scheduler.pipeline import run_dispatch
-from scheduler.policy import PAUSED
 from scheduler.push import locmem
 from tests import factories as f
 

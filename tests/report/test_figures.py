@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone, translation
 
+from scheduler.coordinators.report import rate_text, scenario_report, weekly
 from scheduler.models import Activity, PeerMentor, PromptHistory, PromptStatus, Scenario
-from scheduler.report import rate_text, scenario_report, weekly
 from tests import factories
 
 WINDOW = timedelta(days=7)

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from scheduler.coordinators.report import scenario_report
 from scheduler.models import PeerMentor, Scenario
-from scheduler.report import scenario_report
 from tests import factories
 from tests.admin.conftest import make_coordinator
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
@@ -14,8 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from scheduler.dispatch.conf import DispatchConf
+from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
 from scheduler.models import DispatchRun, PeerMentor, Scenario
-from scheduler.pipeline import DispatchSummary, run_dispatch
 from scheduler.push import get_backend
 from scheduler.retention import prune_dispatch_runs
 from scheduler.rules import DuePrompt
@@ -45,13 +45,14 @@ class Command(BaseCommand):
             if not as_json or options["verbosity"] > 1:
                 self.stderr.write(message)
 
+        conf = DispatchConf.from_settings()
         backend = None
         try:
             connection.ensure_connection()
             if scenario_id is not None:
                 check_scenario(scenario_id)
             if not dry_run:
-                backend = get_backend(concurrency=settings.DISPATCH_CONCURRENCY)
+                backend = get_backend(concurrency=conf.concurrency)
         except ImproperlyConfigured as exc:
             raise CommandError(f"Push backend misconfigured: {exc}") from None
         except DatabaseError as exc:
@@ -67,6 +68,7 @@ class Command(BaseCommand):
                 backend=backend,
                 progress=progress,
                 stop=stop,
+                conf=conf,
             )
         except DatabaseError as exc:
             raise CommandError(f"Database error during the run: {first_line(exc)}") from None

@@ -10,7 +10,7 @@ from django.db import DatabaseError
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from scheduler.report import DEFAULT_DAYS, ScenarioRow, scenario_report
+from scheduler.coordinators.report import DEFAULT_DAYS, ScenarioRow, scenario_report
 
 BAR_WIDTH = 30
 

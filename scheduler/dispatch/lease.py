@@ -33,14 +33,14 @@ class Renewal(Enum):
     ROW_GONE = "row gone"  # nothing left to renew
 
 
-def lease_expiry() -> timedelta:
-    return timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
+def lease_expiry(seconds: int | None = None) -> timedelta:
+    return timedelta(seconds=settings.DISPATCH_LEASE_SECONDS if seconds is None else seconds)
 
 
 class Lease:
-    def __init__(self, run: DispatchRun) -> None:
+    def __init__(self, run: DispatchRun, seconds: int | None = None) -> None:
         self.run_id = run.pk
-        self.seconds = settings.DISPATCH_LEASE_SECONDS
+        self.seconds = settings.DISPATCH_LEASE_SECONDS if seconds is None else seconds
         self._stopped = threading.Event()
         self._renewed_at = time.monotonic()
         self._lost = False
@@ -95,7 +95,7 @@ class Lease:
     def _renew(self) -> Renewal:
         try:
             renewed = DispatchRun.objects.filter(pk=self.run_id).update(
-                lease_expires_at=timezone.now() + lease_expiry()
+                lease_expires_at=timezone.now() + lease_expiry(self.seconds)
             )
         except Exception:
             logger.warning(

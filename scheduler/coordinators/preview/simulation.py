@@ -1,6 +1,6 @@
 """Scenario preview: what one described test activity would lead to.
 
-The test activity is written inside a sandbox (`scheduler.preview.sandbox`)
+The test activity is written inside a sandbox (`scheduler.coordinators.preview.sandbox`)
 whose writes are always undone, so the verdict comes from the very queries the
 scheduler runs and nothing is left behind.
 """
@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from django.utils.translation import gettext as _
 
-from scheduler import explain
+from scheduler.coordinators import explain
+from scheduler.coordinators.preview.sandbox import sandbox
 from scheduler.models import Activity, ActivityKind, Chapter, DeviceToken, PeerMentor, Scenario
-from scheduler.preview.sandbox import sandbox
 from scheduler.rules import delay_of
 
 FOLLOW_UP_AFTER = timedelta(minutes=1)

@@ -10,12 +10,13 @@ from django.contrib.admin import widgets as admin_widgets
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from scheduler import access, explain
+from scheduler import access
+from scheduler.coordinators import explain
 from scheduler.models import ActivityKind, Scenario
 from scheduler.text import is_blank
 
-DRY_RUN_DAYS_DEFAULT = 30
-DRY_RUN_DAYS_MAX = 90
+REAL_DATA_DAYS_DEFAULT = 30
+REAL_DATA_DAYS_MAX = 90
 
 
 class ScenarioForm(forms.ModelForm):
@@ -111,12 +112,12 @@ class SimulationForm(forms.Form):
         return occurred_at
 
 
-class DryRunForm(forms.Form):
+class RealDataForm(forms.Form):
     days = forms.IntegerField(
         label=_("days back"),
         min_value=1,
-        max_value=DRY_RUN_DAYS_MAX,
-        initial=DRY_RUN_DAYS_DEFAULT,
+        max_value=REAL_DATA_DAYS_MAX,
+        initial=REAL_DATA_DAYS_DEFAULT,
         help_text=_("How many days back to count the prompts this scenario would have sent."),
     )
 

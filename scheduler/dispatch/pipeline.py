@@ -1,7 +1,7 @@
 """One dispatch run: evaluate -> deduplicate -> claim -> dispatch -> record.
 
 `run_dispatch` is the only entry point: the management command, the
-django-q2 schedule and the admin's "run now" all call it. `Dispatch.run`
+django-q2 schedule and the admin's "run now" all call it. `Dispatch.loop`
 is the loop of one run, its stages numbered as in docs/design.md.
 """
 
@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 
-from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduler import claims, metrics, ping, policy
-from scheduler.claims import ClaimedPrompt, Ledger
-from scheduler.lease import Lease, lease_expiry
+from scheduler.dispatch import policy, recovery
+from scheduler.dispatch.conf import DispatchConf
+from scheduler.dispatch.lease import Lease, lease_expiry
+from scheduler.dispatch.ledger import ClaimedPrompt, Ledger, PromptResult, drop_broken_connection
+from scheduler.dispatch.lifecycle import ERRORS, Lifecycle, Why
+from scheduler.dispatch.sending import SendPool
 from scheduler.models import (
     ActivityKind,
     DeviceToken,
@@ -34,9 +36,10 @@ from scheduler.models import (
     PromptStatus,
     Scenario,
 )
+from scheduler.monitoring import metrics, ping
 from scheduler.push import BasePushBackend, get_backend
+from scheduler.push.timed import timed
 from scheduler.rules import TOO_LATE, DuePrompt, due_prompts
-from scheduler.sending import PromptResult, SendPool, checked_changes
 
 logger = logging.getLogger(__name__)
 
@@ -154,25 +157,29 @@ def run_dispatch(
     backend: BasePushBackend | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    conf: DispatchConf | None = None,
 ) -> DispatchSummary:
     """One run over the enabled scenarios; `chapter_ids` limits it to those chapters' mentors."""
     now = now or timezone.now()
+    conf = conf or DispatchConf.from_settings()
     say = progress or (lambda message: None)
     scenarios = load_scenarios(scenario_id, chapter_ids)
     mentors = MentorScope(chapter_ids)
     say(f"1. evaluate: {len(scenarios)} enabled scenario(s)")
     if dry_run:
-        return dry_run_summary(scenarios, mentors, now, say)
+        return dry_run_summary(scenarios, mentors, now, say, conf.batch_size)
 
-    backend = metrics.timed(backend or get_backend(concurrency=settings.DISPATCH_CONCURRENCY))
+    backend = timed(backend or get_backend(concurrency=conf.concurrency))
     run = DispatchRun.objects.create(
-        trigger=trigger, started_at=now, lease_expires_at=timezone.now() + lease_expiry()
+        trigger=trigger,
+        started_at=now,
+        lease_expires_at=timezone.now() + lease_expiry(conf.lease_seconds),
     )
     ping.run_started()  # never raises
-    dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say)
+    dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say, conf)
     try:
-        with Lease(run) as dispatch.lease:
-            dispatch.run()
+        with Lease(run, conf.lease_seconds) as dispatch.lease:
+            dispatch.loop()
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         raise
@@ -189,15 +196,17 @@ def run_dispatch(
 
 
 def dry_run_summary(
-    scenarios: dict[int, Scenario], mentors: MentorScope, now: datetime, say: Progress
+    scenarios: dict[int, Scenario],
+    mentors: MentorScope,
+    now: datetime,
+    say: Progress,
+    batch_size: int,
 ) -> DispatchSummary:
     tally = Tally()
     admission = Admission(now, tally, predict_daily_cap=True)
     due = mentors.only(evaluate(scenarios, now, too_late_within=TOO_LATE_WITHIN))
     would_send = [
-        prompt
-        for batch in chunked(due, settings.DISPATCH_BATCH_SIZE)
-        for prompt in admission.admit(batch)
+        prompt for batch in chunked(due, batch_size) for prompt in admission.admitted(batch)
     ]
     # Held back like a deferred prompt, but reported on its own: it will never be sent.
     too_late = tally.deferred.pop(TOO_LATE, 0)
@@ -223,8 +232,10 @@ class Dispatch:
         now: datetime,
         stop: threading.Event,
         say: Progress,
+        conf: DispatchConf,
     ) -> None:
-        self.ledger = Ledger(run, scenarios)
+        self.conf = conf
+        self.ledger = Ledger(run, scenarios, conf)
         self.scenarios = scenarios
         self.mentors = mentors
         self.backend = backend
@@ -233,51 +244,69 @@ class Dispatch:
         self.say = say
         self.tally = Tally()
         self.admission = Admission(now, self.tally, predict_daily_cap=False)
-        self.deadline = time.monotonic() + settings.DISPATCH_RUN_DEADLINE_SECONDS
+        self.deadline = time.monotonic() + conf.run_deadline_seconds
         self.due_batches: Iterator[list[DuePrompt]] = iter(())
         self.waiting: deque[tuple[ClaimedPrompt, Sequence[str]]] = deque()
         self.unrecorded: list[PromptResult] = []
         self.batches_claimed = 0
-        self.stopping_since: float | None = None
         self.lease: Lease | None = None
-        self.drained = False
-        # Set when reading or claiming the next batch failed (the database went
-        # away): what is in flight still lands and is recorded, then it is raised.
-        self.failure: Exception | None = None
+        self.lifecycle = Lifecycle()
 
-    def run(self) -> None:
+    def loop(self) -> None:
         # 0. What earlier runs left behind: sends in doubt, retries too late or no longer due.
         self.close_what_earlier_runs_left()
         # 1-2. Evaluate and deduplicate: a lazy, read-only stream, read a batch at a time.
         due = self.mentors.only(evaluate(self.scenarios, self.now))
-        self.due_batches = chunked(due, settings.DISPATCH_BATCH_SIZE)
-        with self.backend, SendPool(self.backend, settings.DISPATCH_CONCURRENCY) as pool:
+        self.due_batches = chunked(due, self.conf.batch_size)
+        with (
+            self.backend,
+            SendPool(self.backend, self.conf.concurrency, self.conf.max_attempts) as pool,
+        ):
             while self.has_work(pool):
                 finished = pool.finished(timeout=POLL_SECONDS)  # 5. sends land
-                self.start_sends(pool)  # 3-5. refill the free slots before writing
-                self.record(finished)  # 6. record
+                self.fill_pool(pool)  # 3-5. refill the free slots before writing
+                self.settle(finished)  # 6. record
                 if self.must_abandon(pool):
                     self.abandon(pool)
                     break
             self.release(list(self.waiting))
+        self.lifecycle.stop()
         self.note_why_stopped()
-        if self.failure is not None:
-            raise self.failure
+        if self.lifecycle.failure is not None:
+            raise self.lifecycle.failure
 
     def has_work(self, pool: SendPool) -> bool:
-        more_to_claim = bool(self.waiting) or not self.drained
-        return bool(pool.in_flight or self.unrecorded) or (more_to_claim and not self.stopping())
+        claiming = self.claiming()  # asked every turn: a stop must be seen while sends hang
+        return bool(pool.in_flight or self.unrecorded) or claiming
+
+    def claiming(self) -> bool:
+        """Whether the run still claims; a reason to stop that came up ends that."""
+        why = self.reason_to_stop()
+        if why is not None:
+            self.lifecycle.stop_claiming(why)
+        return self.lifecycle.claiming
+
+    def reason_to_stop(self) -> Why | None:
+        if self.tally.misconfigured:
+            return Why.MISCONFIGURED
+        if self.lease is not None and self.lease.lost:
+            return Why.LEASE_LOST
+        if time.monotonic() > self.deadline:
+            return Why.DEADLINE
+        if self.stop.is_set():
+            return Why.SHUTDOWN
+        return None
 
     def close_what_earlier_runs_left(self) -> None:
-        self.tally.in_doubt = claims.mark_in_doubt(self.now)
-        closed_too_late, no_longer_due = claims.close_reclaimable(self.scenarios, self.now)
+        self.tally.in_doubt = recovery.flag_sends_of_dead_runs(self.now)
+        closed_too_late, no_longer_due = recovery.close_reclaimable(self.scenarios, self.now)
         self.tally.counts[PromptStatus.FAILED] += closed_too_late
         self.tally.counts[PromptStatus.SKIPPED] += no_longer_due
 
-    def start_sends(self, pool: SendPool) -> None:
+    def fill_pool(self, pool: SendPool) -> None:
         wave: list[tuple[ClaimedPrompt, Sequence[str]]] = []
-        while len(wave) < pool.room and len(self.unrecorded) < settings.DISPATCH_BATCH_SIZE:
-            if self.stopping() or (not self.waiting and not self.claim_next_batch()):
+        while len(wave) < pool.room and len(self.unrecorded) < self.conf.batch_size:
+            if not self.claiming() or (not self.waiting and not self.claim_next_batch()):
                 break
             if self.waiting:
                 prompt, tokens = self.waiting.popleft()
@@ -288,7 +317,7 @@ class Dispatch:
                         PromptResult(prompt, PromptStatus.SKIPPED, "No active device.")
                     )
         tokens_of = dict((p.id, tokens) for p, tokens in wave)
-        for prompt in self.start_sending([p for p, _ in wave]):
+        for prompt in self.sendable([p for p, _ in wave]):
             pool.send(prompt, tokens_of[prompt.id])
 
     def claim_next_batch(self) -> bool:
@@ -296,16 +325,16 @@ class Dispatch:
         try:
             batch = next(self.due_batches, None)
             if batch is None:
-                self.drained = True
+                self.lifecycle.stop_claiming(Why.ALL_CLAIMED)
                 return False
             self.claim(batch)
         except Exception as exc:
-            self.failure = exc
+            self.lifecycle.fail(exc)
             return False
         return True
 
     def claim(self, batch: list[DuePrompt]) -> None:
-        admitted = self.admission.admit(batch)  # pause, quiet hours
+        admitted = self.admission.admitted(batch)  # pause, quiet hours
         tokens = prefetch_tokens({p.peer_mentor_id for p in admitted})  # 3. device tokens
         capped_before = self.ledger.capped
         claimed = self.ledger.claim(admitted, self.now)  # 4. claim, within the daily cap
@@ -318,7 +347,7 @@ class Dispatch:
         )
         self.waiting.extend((p, tokens.get(p.peer_mentor_id, ())) for p in claimed)
 
-    def start_sending(self, prompts: list[ClaimedPrompt]) -> list[ClaimedPrompt]:
+    def sendable(self, prompts: list[ClaimedPrompt]) -> list[ClaimedPrompt]:
         """5a. The compare-and-set before the requests: the prompts this run may send now.
 
         If the mark cannot be written, nothing is sent: the prompts stay
@@ -326,7 +355,7 @@ class Dispatch:
         being left in doubt.
         """
         try:
-            return self.ledger.start_sending(prompts, timezone.now())
+            return self.ledger.mark_sending(prompts, timezone.now())
         except Exception:
             logger.exception(
                 "could not mark %d prompts as sending; left for a later run", len(prompts)
@@ -334,45 +363,14 @@ class Dispatch:
             drop_broken_connection()
             return []
 
-    def record(self, finished: list[PromptResult]) -> None:
-        """6. Each outcome on its own row; a failure is logged, never raised.
+    def settle(self, finished: list[PromptResult]) -> None:
+        """6. Record what finished (and what never needed a request), then count it.
 
-        A wave is written in one statement; if that fails, each row is tried
-        on its own so one bad row costs only itself. An outcome whose row this
-        run no longer holds (another run put it in doubt, and the outcome
-        cannot settle that) is left out and not counted.
+        An outcome whose row this run no longer holds is not counted.
         """
-        checked = [checked_changes(r) for r in [*self.unrecorded, *finished]]
-        self.unrecorded = []
-        if not checked:
-            return
-        left_out = self.write(checked)
-        if left_out:
-            logger.warning(
-                "%d late results not recorded: another run holds the prompts or put them in doubt",
-                len(left_out),
-            )
-        for result, _ in checked:
-            self.count(result, recorded=result.prompt.id not in left_out)
-
-    def write(self, checked: list[tuple[PromptResult, dict[str, object]]]) -> set[int]:
-        """The wave's rows in one statement, or one by one if that fails; returns those left out."""
-        definitive = {r.prompt.id for r, _ in checked if r.definitive}
-        try:
-            return self.ledger.record(
-                {r.prompt.id: changes for r, changes in checked}, definitive=definitive
-            )
-        except Exception:
-            drop_broken_connection()
-        left_out: set[int] = set()
-        for result, changes in checked:
-            try:
-                left_out |= self.ledger.record({result.prompt.id: changes}, definitive=definitive)
-            except Exception:
-                logger.exception(
-                    "could not record prompt %s as %s", result.prompt.id, result.status
-                )
-        return left_out
+        results, self.unrecorded = [*self.unrecorded, *finished], []
+        for result, recorded in self.ledger.record(results):
+            self.count(result, recorded=recorded)
 
     def count(self, result: PromptResult, *, recorded: bool = True) -> None:
         if recorded:
@@ -382,21 +380,13 @@ class Dispatch:
         if result.misconfigured and not self.tally.misconfigured:
             # Every further send would fail the same way: stop, keep the rest due.
             self.tally.misconfigured = result.error
-            self.stop.set()
-
-    def stopping(self) -> bool:
-        lease_lost = self.lease is not None and self.lease.lost
-        if self.failure or lease_lost or self.stop.is_set() or time.monotonic() > self.deadline:
-            self.stopping_since = self.stopping_since or time.monotonic()
-            return True
-        return False
+            self.lifecycle.stop_claiming(Why.MISCONFIGURED)
 
     def must_abandon(self, pool: SendPool) -> bool:
         """Sends still running this long after the stop have outlived every timeout."""
-        if not pool.in_flight or not self.stopping():
+        if not pool.in_flight or not self.lifecycle.stopped_early:
             return False
-        assert self.stopping_since is not None
-        return time.monotonic() - self.stopping_since > settings.PUSH_REQUEST_DEADLINE_SECONDS
+        return self.lifecycle.seconds_stopping() > self.conf.request_deadline_seconds
 
     def abandon(self, pool: SendPool) -> None:
         stuck = list(pool.in_flight.values())
@@ -417,13 +407,13 @@ class Dispatch:
             )
 
     def note_why_stopped(self) -> None:
-        run = self.ledger.run
-        if self.tally.misconfigured:
-            run.error = f"Push backend misconfigured, run stopped: {self.tally.misconfigured}"
-        elif self.lease is not None and self.lease.lost:
-            run.error = "Could not renew the run's lease; stopped claiming, the rest stays due."
-        elif self.stopping() and not self.failure:
-            run.error = "Stopped early (deadline or shutdown); the rest stays due for the next run."
+        self.claiming()  # a reason that came up during the last sends counts too
+        why = self.lifecycle.why
+        if why is Why.MISCONFIGURED:
+            error = f"Push backend misconfigured, run stopped: {self.tally.misconfigured}"
+            self.ledger.run.error = error
+        elif why in ERRORS:
+            self.ledger.run.error = ERRORS[why]
 
 
 class Admission:
@@ -439,12 +429,12 @@ class Admission:
         self.quiet_until = policy.quiet_hours_end(now)
         self.cap = policy.DailyCap(now) if predict_daily_cap else None
 
-    def admit(self, batch: list[DuePrompt]) -> list[DuePrompt]:
+    def admitted(self, batch: list[DuePrompt]) -> list[DuePrompt]:
         if self.cap is not None:
             self.cap.load(p.peer_mentor_id for p in batch)
-        return [p for p in batch if self.admits(p)]
+        return [p for p in batch if self.allows(p)]
 
-    def admits(self, prompt: DuePrompt) -> bool:
+    def allows(self, prompt: DuePrompt) -> bool:
         if prompt.held_by:
             self.tally.deferred[prompt.held_by] += 1
         elif self.quiet_until is not None:
@@ -459,7 +449,7 @@ class Admission:
     def capped(self, prompt: DuePrompt) -> bool:
         # A reclaimable prompt took its slot on the day of its first attempt.
         new = prompt.history_id is None
-        return self.cap is not None and new and not self.cap.admit(prompt.peer_mentor_id)
+        return self.cap is not None and new and not self.cap.take_slot(prompt.peer_mentor_id)
 
 
 class MentorScope:
@@ -507,11 +497,11 @@ def evaluate(
     Each activity appears at most once per scenario, so a run cannot hold the
     same (mentor, scenario, activity) twice.
     """
-    reclaimable = claims.reclaimable_q(now)
+    reclaimable = recovery.reclaimable_q(now)
     streams = [due_prompts(s, now, too_late_within=too_late_within) for s in scenarios.values()]
     streams += [
         due_prompts(scenarios[pk], now, reclaimable=reclaimable)
-        for pk in claims.scenarios_with_reclaimable(scenarios, now)
+        for pk in recovery.scenarios_with_reclaimable(scenarios, now)
     ]
     return heapq.merge(*streams, key=lambda p: p.due_at)
 
@@ -549,15 +539,6 @@ def finish_run(run: DispatchRun, tally: Tally) -> None:
         save_run(run)
     except Exception:
         logger.exception("could not store the summary of dispatch run %s", run.pk)
-
-
-def drop_broken_connection() -> None:
-    """After a failed statement, close the connection if it is dead, so the next
-    statement opens a new one: a run has no request end at which Django would."""
-    if connection.connection is None or connection.in_atomic_block:
-        return
-    if not connection.is_usable():
-        connection.close()
 
 
 def save_run(run: DispatchRun) -> None:

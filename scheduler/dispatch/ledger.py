@@ -6,30 +6,34 @@ and a run sends only rows it inserted itself. Rows that come back (retries,
 claims abandoned by a crashed run) are taken with a compare-and-set update.
 Just before the first request, `sending_started_at` is set the same way, so a
 crash can leave only the prompts that were really in flight in doubt.
+When the send is over, its outcome becomes the row's changes here too, and
+is written only while this run still holds the row.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
+from django.utils import timezone
 
-from scheduler import policy
-from scheduler.bulk_sql import (
+from scheduler.dispatch import policy
+from scheduler.dispatch.bulk_sql import (
     array_cursor,
     default_connection,
     insert_ignoring_conflicts,
     pk_in,
     update_rows,
 )
+from scheduler.dispatch.conf import DispatchConf
+from scheduler.dispatch.policy import next_attempt_delay
+from scheduler.dispatch.recovery import flag_in_doubt, reclaimable_q
 from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
-from scheduler.rules import DuePrompt, describe, due_activities, lookback_of
+from scheduler.rules import DuePrompt, describe
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +44,24 @@ class ClaimedPrompt:
     peer_mentor_id: int
     scenario_id: int
     activity_id: int
-    attempt: int  # this send's attempt number, set by Ledger.start_sending (0 until then)
+    attempt: int  # this send's attempt number, set by Ledger.mark_sending (0 until then)
     title: str
     body: str
+
+
+@dataclass(frozen=True)
+class PromptResult:
+    prompt: ClaimedPrompt
+    status: PromptStatus
+    error: str = ""
+    retry_after: float | None = None
+    dead_tokens: tuple[tuple[str, str], ...] = ()  # (token, reason)
+    finished_at: datetime = field(default_factory=timezone.now)
+    # The backend's configuration is wrong: the prompt waits and the run stops.
+    misconfigured: bool = False
+    # The push service said for sure: delivered, or refused for good. Only such a
+    # result may replace the doubt another run put on the prompt meanwhile.
+    definitive: bool = False
 
 
 # What a run reads back of the rows it claimed: a ClaimedPrompt's fields, attempt aside.
@@ -64,28 +83,47 @@ def in_batch_order(
     return sorted(mine, key=lambda c: position[(c.scenario_id, c.activity_id)])
 
 
-def stale_cutoff(now: datetime) -> datetime:
-    return now - timedelta(seconds=settings.DISPATCH_STALE_CLAIM_SECONDS)
+def history_changes(result: PromptResult) -> dict[str, object]:
+    """The columns a result writes on its history row."""
+    changes: dict[str, object] = {"status": result.status, "last_error": result.error[:2000]}
+    if result.status == PromptStatus.DISPATCHED:
+        changes["dispatched_at"] = result.finished_at
+    if result.misconfigured:
+        # Not the prompt's fault: the attempt does not count against it.
+        changes["attempts"] = result.prompt.attempt - 1
+    if result.status == PromptStatus.RETRY:
+        changes["next_attempt_at"] = result.finished_at + next_attempt_delay(
+            result.prompt.attempt, result.retry_after
+        )
+    return changes
 
 
-def reclaimable_q(now: datetime) -> Q:
-    """Rows a run may take over: due retries and claims a dead run never started.
+def checked_changes(result: PromptResult) -> tuple[PromptResult, dict[str, object]]:
+    """`history_changes`, with whatever a response made unusable turned into a plain retry.
 
-    A run is dead once its lease has expired. Any claim older than
-    `DISPATCH_STALE_CLAIM_SECONDS` is taken over as well: the fallback for a run
-    whose lease the database lost track of, or one wedged while its lease
-    thread still renews. `claimed_at` is the run's start, so that setting must
-    stay above the longest a run lives (its deadline and a request's).
+    Everything here comes from a remote server: an absurd value must cost this
+    prompt a normal retry, never the run.
     """
-    unstarted = Q(status=PromptStatus.PENDING, sending_started_at__isnull=True)
-    return Q(status=PromptStatus.RETRY, next_attempt_at__lte=now) | (
-        unstarted & (Q(claimed_at__lt=stale_cutoff(now)) | Q(run__in=expired_runs(now)))
-    )
+    try:
+        return result, history_changes(result)
+    except Exception:
+        logger.exception("unusable result for prompt %s; it is retried", result.prompt.id)
+        fallback = PromptResult(result.prompt, PromptStatus.RETRY, result.error)
+        return fallback, {
+            "status": fallback.status,
+            "last_error": fallback.error[:2000],
+            "next_attempt_at": fallback.finished_at
+            + timedelta(seconds=settings.DISPATCH_RETRY_BASE_SECONDS),
+        }
 
 
-def expired_runs(now: datetime) -> QuerySet[DispatchRun, Any]:
-    # A subquery rather than a join: the takeover locks its rows FOR UPDATE.
-    return DispatchRun.objects.filter(lease_expires_at__lt=now).values("pk")
+def drop_broken_connection() -> None:
+    """After a failed statement, close the connection if it is dead, so the next
+    statement opens a new one: a run has no request end at which Django would."""
+    if connection.connection is None or connection.in_atomic_block:
+        return
+    if not connection.is_usable():
+        connection.close()
 
 
 # The primary keys pick a wave's rows; the run only confirms they are still ours.
@@ -97,8 +135,11 @@ OWNED_BY_RUN = "run_id + 0 = %s"
 class Ledger:
     """The run's side of the history table: claim, mark sending, record."""
 
-    def __init__(self, run: DispatchRun, scenarios: dict[int, Scenario]) -> None:
+    def __init__(
+        self, run: DispatchRun, scenarios: dict[int, Scenario], conf: DispatchConf | None = None
+    ) -> None:
         self.run = run
+        self.conf = conf or DispatchConf.from_settings()
         self.scenarios = scenarios
         # What a prompt keeps of its scenario, as it was when the prompt was claimed.
         self._texts = {
@@ -122,7 +163,7 @@ class Ledger:
         return in_batch_order(batch, inserted)
 
     def _insert(self, prompts: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
-        if settings.MAX_PROMPTS_PER_MENTOR_PER_DAY:
+        if self.conf.daily_cap:
             with transaction.atomic():
                 prompts = self._within_daily_cap(prompts, now)
                 return self._insert_rows(prompts, now)
@@ -136,7 +177,7 @@ class Ledger:
         (and cannot deadlock); on SQLite the IMMEDIATE transaction serialises
         them. A prompt already claimed by another run takes no slot here.
         """
-        limit = settings.MAX_PROMPTS_PER_MENTOR_PER_DAY
+        limit = self.conf.daily_cap
         mentor_ids = sorted({p.peer_mentor_id for p in prompts})
         list(
             PeerMentor.objects.select_for_update()
@@ -208,7 +249,7 @@ class Ledger:
         ).values_list(*CLAIMED_COLUMNS)
         return [claimed_prompt(*row) for row in rows]
 
-    def start_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> list[ClaimedPrompt]:
+    def mark_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> list[ClaimedPrompt]:
         """Compare-and-set just before the requests: the prompts this run may send now.
 
         One statement for the whole wave; a prompt another run took over is
@@ -236,10 +277,50 @@ class Ledger:
             cursor.execute(sql, [started, self.run.pk, PromptStatus.PENDING.value, *wave_params])
             return dict(cursor.fetchall())
 
-    def record(
+    def record(self, results: Sequence[PromptResult]) -> list[tuple[PromptResult, bool]]:
+        """6. Each outcome on its own row; a failure is logged, never raised.
+
+        A wave is written in one statement; if that fails, each row is tried
+        on its own so one bad row costs only itself. Returns each result as
+        recorded (one whose changes could not be worked out is a plain retry)
+        with whether its row was written: an outcome whose row this run no
+        longer holds (another run put it in doubt, and the outcome cannot
+        settle that) is left out.
+        """
+        checked = [checked_changes(r) for r in results]
+        if not checked:
+            return []
+        left_out = self._write(checked)
+        if left_out:
+            logger.warning(
+                "%d late results not recorded: another run holds the prompts or put them in doubt",
+                len(left_out),
+            )
+        return [(result, result.prompt.id not in left_out) for result, _ in checked]
+
+    def _write(self, checked: list[tuple[PromptResult, dict[str, object]]]) -> set[int]:
+        """The wave's rows in one statement, or one by one if that fails; returns those left out."""
+        definitive = {r.prompt.id for r, _ in checked if r.definitive}
+        try:
+            return self.write_rows(
+                {r.prompt.id: changes for r, changes in checked}, definitive=definitive
+            )
+        except Exception:
+            drop_broken_connection()
+        left_out: set[int] = set()
+        for result, changes in checked:
+            try:
+                left_out |= self.write_rows({result.prompt.id: changes}, definitive=definitive)
+            except Exception:
+                logger.exception(
+                    "could not record prompt %s as %s", result.prompt.id, result.status
+                )
+        return left_out
+
+    def write_rows(
         self, changes_by_id: dict[int, dict[str, object]], *, definitive: Collection[int] = ()
     ) -> set[int]:
-        """Each prompt's outcome on its own row, the rows of one wave in one statement.
+        """Each prompt's changes on its own row, the rows of one wave in one statement.
 
         Only a row this run still holds is written: pending, or flagged in
         doubt by a run that took this one for dead. On a row in doubt only a
@@ -277,57 +358,8 @@ class Ledger:
 
     def give_up_on(self, prompts: Iterable[ClaimedPrompt]) -> int:
         """Sends still stuck when the run must end: in doubt now, not after the stale timeout."""
-        return in_doubt(
+        return flag_in_doubt(
             PromptHistory.objects.filter(
                 pk__in=[p.id for p in prompts], run=self.run, status=PromptStatus.PENDING
             )
         )
-
-
-IN_DOUBT_ERROR = "The run stopped while sending; delivery unknown, not resent to avoid a duplicate."
-
-
-def in_doubt(rows: QuerySet[PromptHistory]) -> int:
-    return rows.update(status=PromptStatus.FAILED, needs_review=True, last_error=IN_DOUBT_ERROR)
-
-
-def mark_in_doubt(now: datetime) -> int:
-    """Prompts whose request started in a run that died: flag them for a person.
-
-    They are not resent: the push service may already have delivered them,
-    and a duplicate is worse than a prompt a coordinator follows up by hand.
-    """
-    started = Q(status=PromptStatus.PENDING, sending_started_at__isnull=False)
-    dead = Q(sending_started_at__lt=stale_cutoff(now)) | Q(run__in=expired_runs(now))
-    return in_doubt(PromptHistory.objects.filter(started & dead))
-
-
-def scenarios_with_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> list[int]:
-    """The scenarios that have retries or abandoned claims to take up: usually none."""
-    rows = PromptHistory.objects.filter(reclaimable_q(now), scenario_id__in=list(scenarios))
-    return sorted(set(rows.values_list("scenario_id", flat=True).distinct()))
-
-
-def close_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> tuple[int, int]:
-    """Close retries and abandoned claims that must not be sent any more.
-
-    Too late (due before the lookback) -> failed; the rule no longer holds
-    (a later activity was logged, the mentor became inactive or left the
-    chapter) -> skipped. Returns (failed, skipped). A paused mentor's prompt
-    stays open: it is held, not dropped.
-    """
-    failed = skipped = 0
-    for pk in scenarios_with_reclaimable(scenarios, now):
-        scenario = scenarios[pk]
-        reclaimable = PromptHistory.objects.filter(reclaimable_q(now), scenario_id=pk)
-        failed += reclaimable.filter(due_at__lt=now - lookback_of(scenario)).update(
-            status=PromptStatus.FAILED, last_error="Too late: outside the scenario's lookback."
-        )
-        still_due = due_activities(
-            scenario, now, with_deferred=True, reclaimable=reclaimable_q(now)
-        )
-        skipped += reclaimable.exclude(activity_id__in=still_due.values("pk")).update(
-            status=PromptStatus.SKIPPED,
-            last_error="No longer due: the rule no longer holds for this activity.",
-        )
-    return failed, skipped

@@ -6,38 +6,17 @@ import logging
 import queue
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from types import TracebackType
 
-from django.conf import settings
-from django.utils import timezone
-
-from scheduler.claims import ClaimedPrompt
+from scheduler.dispatch.ledger import ClaimedPrompt, PromptResult
 from scheduler.models import PromptStatus
-from scheduler.policy import next_attempt_delay
 from scheduler.push import BasePushBackend, Delivery, PushMessage, SendOutcome
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class PromptResult:
-    prompt: ClaimedPrompt
-    status: PromptStatus
-    error: str = ""
-    retry_after: float | None = None
-    dead_tokens: tuple[tuple[str, str], ...] = ()  # (token, reason)
-    finished_at: datetime = field(default_factory=timezone.now)
-    # The backend's configuration is wrong: the prompt waits and the run stops.
-    misconfigured: bool = False
-    # The push service said for sure: delivered, or refused for good. Only such a
-    # result may replace the doubt another run put on the prompt meanwhile.
-    definitive: bool = False
-
-
 def send_to_devices(
-    backend: BasePushBackend, prompt: ClaimedPrompt, tokens: Sequence[str]
+    backend: BasePushBackend, prompt: ClaimedPrompt, tokens: Sequence[str], max_attempts: int
 ) -> PromptResult:
     """Send one prompt to each active device; delivered once any device accepted it."""
     outcomes: list[tuple[str, SendOutcome]] = []
@@ -56,10 +35,12 @@ def send_to_devices(
             logger.exception("push backend raised for prompt %s", prompt.id)
             outcome = SendOutcome.permanent(f"{type(exc).__name__}: {exc}")
         outcomes.append((token, outcome))
-    return combine(prompt, outcomes)
+    return combine(prompt, outcomes, max_attempts)
 
 
-def combine(prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]]) -> PromptResult:
+def combine(
+    prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]], max_attempts: int
+) -> PromptResult:
     dead = tuple((token, o.error) for token, o in outcomes if o.token_invalid)
     if any(o.ok for _, o in outcomes):
         return PromptResult(prompt, PromptStatus.DISPATCHED, dead_tokens=dead, definitive=True)
@@ -69,46 +50,12 @@ def combine(prompt: ClaimedPrompt, outcomes: Sequence[tuple[str, SendOutcome]]) 
             prompt, PromptStatus.RETRY, errors, dead_tokens=dead, misconfigured=True
         )
     transient = [o for _, o in outcomes if o.delivery is Delivery.TRANSIENT]
-    if transient and prompt.attempt < settings.DISPATCH_MAX_ATTEMPTS:
+    if transient and prompt.attempt < max_attempts:
         retry_after = max((o.retry_after or 0 for o in transient), default=0) or None
         return PromptResult(prompt, PromptStatus.RETRY, errors, retry_after, dead)
     # Out of attempts after a timeout, the last request may still have arrived.
     refused = not transient
     return PromptResult(prompt, PromptStatus.FAILED, errors, dead_tokens=dead, definitive=refused)
-
-
-def history_changes(result: PromptResult) -> dict[str, object]:
-    """The columns a result writes on its history row."""
-    changes: dict[str, object] = {"status": result.status, "last_error": result.error[:2000]}
-    if result.status == PromptStatus.DISPATCHED:
-        changes["dispatched_at"] = result.finished_at
-    if result.misconfigured:
-        # Not the prompt's fault: the attempt does not count against it.
-        changes["attempts"] = result.prompt.attempt - 1
-    if result.status == PromptStatus.RETRY:
-        changes["next_attempt_at"] = result.finished_at + next_attempt_delay(
-            result.prompt.attempt, result.retry_after
-        )
-    return changes
-
-
-def checked_changes(result: PromptResult) -> tuple[PromptResult, dict[str, object]]:
-    """`history_changes`, with whatever a response made unusable turned into a plain retry.
-
-    Everything here comes from a remote server: an absurd value must cost this
-    prompt a normal retry, never the run.
-    """
-    try:
-        return result, history_changes(result)
-    except Exception:
-        logger.exception("unusable result for prompt %s; it is retried", result.prompt.id)
-        fallback = PromptResult(result.prompt, PromptStatus.RETRY, result.error)
-        return fallback, {
-            "status": fallback.status,
-            "last_error": fallback.error[:2000],
-            "next_attempt_at": fallback.finished_at
-            + timedelta(seconds=settings.DISPATCH_RETRY_BASE_SECONDS),
-        }
 
 
 class SendPool:
@@ -119,9 +66,10 @@ class SendPool:
     run has given up on it.
     """
 
-    def __init__(self, backend: BasePushBackend, size: int) -> None:
+    def __init__(self, backend: BasePushBackend, size: int, max_attempts: int) -> None:
         self.backend = backend
         self.size = size
+        self.max_attempts = max_attempts
         self.in_flight: dict[int, ClaimedPrompt] = {}
         self._jobs: queue.SimpleQueue[tuple[ClaimedPrompt, Sequence[str]] | None] = (
             queue.SimpleQueue()
@@ -177,7 +125,7 @@ class SendPool:
         while (job := self._jobs.get()) is not None:
             prompt, tokens = job
             try:
-                result = send_to_devices(self.backend, prompt, tokens)
+                result = send_to_devices(self.backend, prompt, tokens, self.max_attempts)
             except Exception as exc:
                 logger.exception("sending prompt %s failed unexpectedly", prompt.id)
                 result = PromptResult(prompt, PromptStatus.FAILED, f"{type(exc).__name__}: {exc}")

@@ -17,7 +17,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from scheduler import policy
+from scheduler.dispatch import policy
 from scheduler.models import Activity, ActivityKind, DeviceToken, PromptHistory, Scenario
 from scheduler.rules import conditions_for, delay_of, describe, lookback_of
 

@@ -14,10 +14,11 @@ from operator import or_
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from scheduler import access, policy
+from scheduler import access
 from scheduler.access import User
+from scheduler.coordinators.report import SENT
+from scheduler.dispatch import policy
 from scheduler.models import Activity, PromptHistory, Scenario
-from scheduler.report import SENT
 from scheduler.rules import conditions_for, delay_of, due_activities, lookback_of
 
 SHOWN_ROWS = 50
@@ -31,7 +32,7 @@ class DueRow:
 
 
 @dataclass(frozen=True)
-class DryRun:
+class RealDataPreview:
     due: list[DueRow]
     due_total: int
     quiet_until: datetime | None
@@ -42,7 +43,7 @@ class DryRun:
     already_sent: int
 
 
-def dry_run(scenario: Scenario, user: User, now: datetime, days: int) -> DryRun:
+def preview_real_data(scenario: Scenario, user: User, now: datetime, days: int) -> RealDataPreview:
     scoped = access.in_chapters(user, "peer_mentor__chapter")
     due = due_activities(scenario, now, with_deferred=True).filter(scoped)
     past = produced_over(scenario, now, days).filter(scoped)
@@ -51,7 +52,7 @@ def dry_run(scenario: Scenario, user: User, now: datetime, days: int) -> DryRun:
         prompted=Count("pk", filter=Q(Exists(prompted))),
         sent=Count("pk", filter=Q(Exists(prompted.filter(SENT)))),
     )
-    return DryRun(
+    return RealDataPreview(
         due=due_rows(scenario, due),
         due_total=due.count(),
         quiet_until=policy.quiet_hours_end(now),

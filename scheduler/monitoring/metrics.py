@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Mapping
 
 from django.utils import timezone
@@ -26,7 +25,6 @@ from prometheus_client import (
 )
 
 from scheduler.models import DispatchRun
-from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -63,45 +61,6 @@ def record_run(run: DispatchRun, counts: Mapping[str, int]) -> None:
             LAST_SUCCESS.set(finished.timestamp())
     except Exception:
         logger.exception("could not record the metrics of dispatch run %s", run.pk)
-
-
-class TimedBackend(BasePushBackend):
-    """Wraps a push backend to time each request; everything else is the inner backend's."""
-
-    def __init__(self, inner: BasePushBackend) -> None:
-        super().__init__(concurrency=inner.concurrency)
-        self.inner = inner
-        self.label = type(inner).__name__
-
-    def open(self) -> None:
-        self.inner.open()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def send(self, message: PushMessage) -> SendOutcome:
-        started = time.perf_counter()
-        outcome = "error"
-        try:
-            result = self.inner.send(message)
-            outcome = str(result.delivery)
-            return result
-        finally:
-            self._observe(outcome, time.perf_counter() - started)
-
-    def _observe(self, outcome: str, seconds: float) -> None:
-        try:
-            PUSH_LATENCY.labels(backend=self.label, outcome=outcome).observe(seconds)
-        except Exception:
-            logger.exception("could not record a push request's latency")
-
-
-def timed(backend: BasePushBackend) -> BasePushBackend:
-    try:
-        return TimedBackend(backend)
-    except Exception:
-        logger.exception("push latency is not recorded")
-        return backend
 
 
 def exposition() -> bytes:

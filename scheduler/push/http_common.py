@@ -1,4 +1,4 @@
-"""What the HTTP backends share: pooled sessions, bounded reads, error texts, Retry-After."""
+"""What the HTTP backends share: URLs, deadlines, bounded reads, error texts, masked secrets."""
 
 from __future__ import annotations
 
@@ -11,18 +11,15 @@ import re
 import time
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
-import certifi
 import requests
 import urllib3
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
 
 from scheduler.push.base import SendOutcome
 
@@ -94,48 +91,8 @@ def environment_for(url: str) -> tuple[dict[str, str], str | None]:
     return requests.utils.get_environ_proxies(url), ca_bundle or None
 
 
-def post_options(timeout: float | tuple[float, float], url: str) -> dict[str, Any]:
-    """What every push POST to `url` through requests is sent with; worked out once.
-
-    Redirects are never followed: requests would resend the `apikey` header to
-    wherever the Location points, and a 302/303 turns the POST into a GET whose
-    2xx would count as delivered although nothing was sent.
-    """
-    proxies, ca_bundle = environment_for(url)
-    return {
-        "timeout": timeout,
-        "stream": True,
-        "allow_redirects": False,
-        "proxies": proxies,
-        "verify": ca_bundle or True,
-    }
-
-
 class DeadlineExceeded(requests.Timeout):
     """The whole answer did not arrive within PUSH_REQUEST_DEADLINE_SECONDS."""
-
-
-class RedirectRefused(requests.RequestException):
-    """A redirect answer, refused rather than followed."""
-
-
-class NoRedirectSession(requests.Session):
-    """A session that refuses every redirect, for a library that sends its own requests.
-
-    google-auth's token exchange cannot be told `allow_redirects=False`; through
-    this session a redirect raises instead, which google-auth reports as a
-    TransportError caused by RedirectRefused.
-    """
-
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        kwargs["allow_redirects"] = False
-        response = super().request(method, url, *args, **kwargs)
-        if 300 <= response.status_code < 400:
-            response.close()
-            raise RedirectRefused(f"HTTP {response.status_code}", response=response)
-        return response
 
 
 def redirect_outcome(service: str, status: int, setting: str) -> SendOutcome:
@@ -143,31 +100,6 @@ def redirect_outcome(service: str, status: int, setting: str) -> SendOutcome:
         f"{service} answered with a redirect (HTTP {status}), which is never followed: "
         f"misconfiguration, set {setting} to the service's own https:// address."
     )
-
-
-def pool_manager(url: str, concurrency: int) -> urllib3.PoolManager:
-    """Pooled connections to one push service, without requests on top.
-
-    The proxy and CA bundle come from `environment_for`; no retries (a
-    repeated POST could deliver twice: the pipeline retries) and, per
-    request, no redirects.
-    """
-    proxies, ca_bundle = environment_for(url)
-    proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")
-    options: dict[str, Any] = {
-        "maxsize": max(concurrency, 1),
-        "retries": False,
-        "cert_reqs": "CERT_REQUIRED",
-        "ca_certs": ca_bundle or certifi.where(),
-    }
-    if proxy:
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
-
-
-def urllib3_timeout(timeout: float | tuple[float, float]) -> urllib3.Timeout:
-    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-    return urllib3.Timeout(connect=connect, read=read)
 
 
 def has_control_characters(value: str) -> bool:
@@ -181,21 +113,6 @@ def unsendable_key(service: str) -> SendOutcome:
         f"{service}: the configured key cannot be sent in an HTTP header "
         "(it contains a line break or another control character)."
     )
-
-
-def pooled_adapter(concurrency: int) -> HTTPAdapter:
-    # No automatic retries: a repeated POST could deliver twice; the pipeline retries.
-    size = max(concurrency, 1)
-    return HTTPAdapter(pool_connections=2, pool_maxsize=size, max_retries=0)
-
-
-def mount_pool(session: requests.Session, concurrency: int) -> None:
-    adapter = pooled_adapter(concurrency)
-    session.trust_env = False  # see environment_for
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    # A push service has no business setting cookies that later requests would carry.
-    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
 
 def read_body(

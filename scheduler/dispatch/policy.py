@@ -69,7 +69,7 @@ class DailyCap:
         self.sent.update(slots_used(missing, self.day_start))
         self._loaded |= missing
 
-    def admit(self, mentor_id: int) -> bool:
+    def take_slot(self, mentor_id: int) -> bool:
         if not self.limit:
             return True
         if self.sent[mentor_id] >= self.limit:

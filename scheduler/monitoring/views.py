@@ -17,9 +17,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from scheduler import health
 from scheduler.client_ip import client_ip
-from scheduler.metrics import exposition
+from scheduler.monitoring import health
+from scheduler.monitoring.metrics import exposition
 
 
 @never_cache
