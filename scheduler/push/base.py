@@ -135,6 +135,12 @@ class BasePushBackend:
 
 # Each request of an HTTP backend.
 
+# FCM's codes for a dead device token, in its own words: the Supabase function passes them on.
+TOKEN_ERRORS = {
+    "UNREGISTERED": "the device token is no longer registered (UNREGISTERED)",
+    "SENDER_ID_MISMATCH": "the device token belongs to another Firebase project "
+    "(SENDER_ID_MISMATCH)",
+}
 # An error page can be megabytes; what a person needs is in the first few hundred bytes.
 MAX_BODY_BYTES = 64 * 1024
 ERROR_TEXT_LENGTH = 300

@@ -21,7 +21,7 @@ from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
 
 from scheduler.push import base, config, requests_session
-from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome
+from scheduler.push.base import TOKEN_ERRORS, BasePushBackend, PushMessage, SendOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +36,6 @@ QUOTA_MIN_WAIT_SECONDS = 60.0
 REFRESH_FAILURE_HOLD_SECONDS = 30.0
 # OAuth error codes that mean "these credentials are refused", not "try later".
 REFUSED_GRANTS = {"invalid_grant", "invalid_client", "unauthorized_client", "access_denied"}
-
-TOKEN_ERRORS = {
-    "UNREGISTERED": "the device token is no longer registered (UNREGISTERED)",
-    "SENDER_ID_MISMATCH": "the device token belongs to another Firebase project "
-    "(SENDER_ID_MISMATCH)",
-}
 
 
 def load_credentials(path: str) -> service_account.Credentials:

@@ -20,8 +20,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
 from scheduler.push import base, config
-from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome
-from scheduler.push.fcm import TOKEN_ERRORS
+from scheduler.push.base import TOKEN_ERRORS, BasePushBackend, PushMessage, SendOutcome
 
 logger = logging.getLogger(__name__)
 
