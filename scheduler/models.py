@@ -370,7 +370,7 @@ class ClosedPeriod(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.first_day:%Y-%m-%d}–{self.last_day:%Y-%m-%d})"
+        return f"{self.name} ({self.first_day:%Y-%m-%d} to {self.last_day:%Y-%m-%d})"
 
     def clean(self) -> None:
         super().clean()

@@ -33,7 +33,6 @@ from django.utils.translation import ngettext
 from scheduler.models import Activity, ActivityKind, DelayUnit, PromptHistory, Scenario
 from scheduler.workdays import Calendars, Group, NoWorkingDay, WorkCalendar
 
-
 logger = logging.getLogger(__name__)
 
 # Matches no row: a calendar without working days prompts nobody.
@@ -126,7 +125,7 @@ def due_time(
     return calendar.add_working_days(occurred_at, scenario.delay_days)
 
 
-def _window(
+def due_window(
     scenario: Scenario,
     now: datetime,
     *,
@@ -260,7 +259,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         key="window",
         applies=_always,
-        where=_window,
+        where=due_window,
         phrase=lambda s: _("at most %(lookback)s late") % {"lookback": _days(s.lookback_days)},
         unmet=lambda s: _("not due now (before its due time or too late)"),
     ),
@@ -320,7 +319,7 @@ def due_activities(
         if condition.key == "window" and window is not None:
             where = window
         elif condition.key == "window" and too_late_within is not None:
-            where = _window(scenario, now, widened_by=too_late_within)
+            where = due_window(scenario, now, widened_by=too_late_within)
         if condition.defers and with_deferred:
             qs = qs.annotate(
                 **{f"meets_{condition.key}": ExpressionWrapper(where, output_field=BooleanField())}
@@ -378,9 +377,7 @@ class PromptStream:
     too_late_within: timedelta | None
     page_size: int
 
-    def rows(
-        self, window: Q | None, due_of: Callable[[datetime], datetime]
-    ) -> Iterator[DuePrompt]:
+    def rows(self, window: Q | None, due_of: Callable[[datetime], datetime]) -> Iterator[DuePrompt]:
         """Pages are read whole, keyset by (occurred_at, pk), so no statement stays
         open while the run writes: on SQLite an open read would pin an old snapshot
         and make the run's next write fail as soon as another connection commits."""

@@ -105,6 +105,15 @@ class WorkCalendar:
         reasons = [name for name in [public_holiday(day)] if name]
         return reasons + list(self.closed.get(day, ()))
 
+    def closed_weekdays(self, first: date, last: date) -> list[tuple[date, list[str]]]:
+        """Monday-Friday dates in [first, last] that are no working day, with why:
+        the days that moved a due time, not the weekends it would skip anyway."""
+        return [
+            (day, self.why_closed(day))
+            for day in each_day(first, min(last, first + timedelta(days=SEARCH_DAYS)))
+            if day.weekday() < 5 and not self.is_working_day(day)
+        ]
+
     def next_working_day(self, day: date) -> date:
         """The first working day strictly after `day`; `NoWorkingDay` past a year."""
         found = self._next.get(day)

@@ -56,6 +56,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
                 "fields": [
                     "trigger_kind",
                     "delay_days",
+                    "delay_unit",
                     "requires_wellbeing_concern",
                     "skip_if_followed_up",
                     "lookback_days",
@@ -195,6 +196,9 @@ class ScenarioAdmin(ChapterScopedAdmin):
             "media": self.media + simulation_form.media,
             "has_view_permission": True,
         }
+        as_if = real_data_form.cleaned_data.get("at") if real_data_form.is_valid() else None
+        if as_if:
+            now = context["as_if"] = as_if
         if simulation_form.is_bound and simulation_form.is_valid():
             data = simulation_form.cleaned_data
             test = TestActivity(
