@@ -55,6 +55,10 @@ class ScenarioForm(forms.ModelForm):
         if self.instance.pk is None and "delay_unit" not in self.initial:
             # Coordinators think in working days; existing scenarios keep what they have.
             self.initial["delay_unit"] = DelayUnit.WORKING_DAYS
+        unit = self.fields.get("delay_unit")
+        if unit is not None:
+            # Left out of a request, the scenario keeps its unit (24-hour days by default).
+            unit.required = False
         chapter = self.fields.get("chapter")
         if (
             isinstance(chapter, forms.ModelChoiceField)
@@ -65,6 +69,9 @@ class ScenarioForm(forms.ModelForm):
             chapter.required = True
             chapter.empty_label = None
             chapter.help_text = _("The chapter whose mentors get this prompt.")
+
+    def clean_delay_unit(self) -> str:
+        return self.cleaned_data.get("delay_unit") or self.instance.delay_unit
 
     def clean_title(self) -> str:
         return nothing_if_blank(self.cleaned_data["title"])
