@@ -12,7 +12,7 @@ import heapq
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import reduce
 from operator import or_
 from typing import Any, NamedTuple
@@ -30,13 +30,21 @@ from django.db.models import (
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from scheduler.models import Activity, ActivityKind, DelayUnit, PromptHistory, Scenario
+from scheduler.models import (
+    OCCURRED_AT_EARLIEST,
+    Activity,
+    ActivityKind,
+    DelayUnit,
+    PromptHistory,
+    Scenario,
+)
 from scheduler.workdays import Calendars, Group, NoWorkingDay, WorkCalendar
 
 logger = logging.getLogger(__name__)
 
-# Matches no row: a calendar without working days prompts nobody.
-NOTHING = Q(pk__in=[])
+# Matches no row, through the index (and compiles, unlike an empty `pk__in`): a
+# calendar without working days, or a window with no start times, prompts nobody.
+NOTHING = Q(occurred_at__lt=OCCURRED_AT_EARLIEST)
 
 
 class DuePrompt(NamedTuple):
@@ -137,6 +145,7 @@ def due_window(
     In 24-hour days one range; in working days the inverse of the working-day map,
     a few ranges per distinct closed-day calendar, computed here, not per row.
     """
+    now = now.astimezone(UTC)  # 24-hour days: instants, never wall-clock arithmetic
     if not in_working_days(scenario):
         latest = now - delay_of(scenario)
         earliest = latest - lookback_of(scenario) - widened_by
@@ -148,7 +157,7 @@ def due_window(
 def group_window(
     scenario: Scenario, now: datetime, calendar: WorkCalendar, group: Group, widened_by: timedelta
 ) -> Q:
-    earliest = now - lookback_of(scenario) - widened_by
+    earliest = now.astimezone(UTC) - lookback_of(scenario) - widened_by
     try:
         ranges = calendar.started_between(earliest, now, scenario.delay_days)
     except NoWorkingDay as exc:
@@ -394,7 +403,9 @@ class PromptStream:
             too_late_within=self.too_late_within,
             window=window,
         ).order_by("occurred_at", "pk")
-        oldest_due = now - lookback_of(scenario) if self.too_late_within is not None else None
+        oldest_due = None
+        if self.too_late_within is not None:
+            oldest_due = now.astimezone(UTC) - lookback_of(scenario)
         zone = connections[qs.db].timezone
         after = Q()
         while True:

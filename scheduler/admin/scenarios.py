@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, cast
 
 from django.contrib import admin, messages
@@ -198,7 +199,8 @@ class ScenarioAdmin(ChapterScopedAdmin):
         }
         as_if = real_data_form.cleaned_data.get("at") if real_data_form.is_valid() else None
         if as_if:
-            now = context["as_if"] = as_if
+            context["as_if"] = as_if
+            now = as_if.astimezone(UTC)  # as the real clock gives it
         if simulation_form.is_bound and simulation_form.is_valid():
             data = simulation_form.cleaned_data
             test = TestActivity(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -108,7 +108,8 @@ def as_if(value: str | None, *, dry_run: bool) -> datetime | None:
         ) from None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)  # read in TIME_ZONE
-    return moment
+    # In UTC, as the real clock gives it: "a day earlier" is then 24 hours, not wall-clock.
+    return moment.astimezone(UTC)
 
 
 def prune_after_a_run(*, dry_run: bool, stopped: bool) -> None:
