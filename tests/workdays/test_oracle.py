@@ -1,4 +1,4 @@
-"""`run_dispatch --dry-run --at … --json` against a day-by-day oracle, 2025–2028.
+"""`run_dispatch --dry-run --at … --json` against a day-by-day oracle, 2025 to 2028.
 
 Activities on every day of the four years (early, mid-morning and late, plus
 the repeated and missing hours of both DST changes), for a chapter with
