@@ -159,17 +159,11 @@ def group_window(
 ) -> Q:
     earliest = now.astimezone(UTC) - lookback_of(scenario) - widened_by
     try:
-        ranges = calendar.started_between(earliest, now, scenario.delay_days)
+        times = calendar.started_q("occurred_at", earliest, now, scenario.delay_days)
     except NoWorkingDay as exc:
         logger.warning("scenario %s: %s; no prompts in that calendar", scenario.pk, exc)
         return NOTHING
-    if not ranges:
-        return NOTHING
-    times = reduce(or_, (Q(occurred_at__gte=low, occurred_at__lte=high) for low, high in ranges))
-    chapters = Q(peer_mentor__chapter_id__in=sorted(group.ids))
-    if group.others:
-        return times & ~chapters if group.ids else times
-    return times & chapters
+    return NOTHING if times is None else times & group.q("peer_mentor__chapter_id")
 
 
 def _when_phrase(scenario: Scenario) -> str:

@@ -14,8 +14,10 @@ Public API, for any rule that counts in working days:
   closed intervals of start instants `t` with `earliest <= add_working_days(t, n)
   <= latest`; `latest_start(moment, n)` is the latest `t` with
   `add_working_days(t, n) <= moment`. Filter on these in SQL.
-- `WorkCalendar.skipped(after, until)`: the closed days between two dates and
-  why, for the words a coordinator reads.
+- `Calendars.window_q(field, chapter_field, earliest, latest, n)`: that inverse
+  as one Django filter over every chapter's calendar, for any model.
+- `WorkCalendar.closed_weekdays(first, last)`: the weekdays closed between two
+  dates and why, for the words a coordinator reads.
 
 A calendar with no working day within `SEARCH_DAYS` raises `NoWorkingDay`
 instead of searching on: callers report it, never loop.
@@ -26,11 +28,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from functools import cache
+from functools import cache, reduce
+from operator import or_
 from zoneinfo import ZoneInfo
 
 import holidays
 from django.conf import settings
+from django.db.models import Q
 from django.utils.translation import get_language
 
 # The furthest the calendar looks for the next working day: a year and a day.
@@ -156,7 +160,11 @@ class WorkCalendar:
 
     def latest_start(self, moment: datetime, n: int) -> datetime | None:
         """The latest instant t with `add_working_days(t, n) <= moment`, within a year
-        and `n` working days before it; None if there is none."""
+        and `n` working days before it; None if there is none.
+
+        Not every earlier instant qualifies: Friday 23:00 is due Monday 23:00, Saturday
+        01:00 on Monday 01:00. To select rows, use `started_between` / `started_q`.
+        """
         intervals = self.started_between(moment - reach(n), moment, n)
         return intervals[-1][1] if intervals else None
 
@@ -182,6 +190,17 @@ class WorkCalendar:
                 found.extend(piece_interval(piece, earliest, latest))
             day -= ONE_DAY
         return merged(sorted(found))
+
+    def started_q(self, field: str, earliest: datetime, latest: datetime, n: int) -> Q | None:
+        """`started_between` as a filter on the datetime `field` (e.g. "finished_at"):
+        the rows whose due time, `n` working days after `field`, lies in [earliest,
+        latest]; None when no instant qualifies. Raises `NoWorkingDay`."""
+        ranges = self.started_between(earliest, latest, n)
+        if not ranges:
+            return None
+        return reduce(
+            or_, (Q(**{f"{field}__gte": low, f"{field}__lte": high}) for low, high in ranges)
+        )
 
     def due_date(self, day: date, n: int) -> date:
         return self.first_working_day(day) if n == 0 else self.nth_working_day_after(day, n)
@@ -311,6 +330,33 @@ class Calendars:
         groups = [(cal, Group(frozenset({cid}), False)) for cid, cal in sorted(self.own.items())]
         return [*groups, (self.common, Group(frozenset(self.own), True))]
 
+    def window_q(
+        self,
+        field: str,
+        chapter_field: str,
+        earliest: datetime,
+        latest: datetime,
+        n: int,
+        chapter_id: int | None = None,
+    ) -> Q | None:
+        """Rows whose due time, `n` working days after `field` in the calendar of the
+        chapter in `chapter_field`, lies in [earliest, latest]: one filter, a few ranges
+        per distinct calendar. A calendar without working days adds nothing (the system
+        check reports it). None when no row can qualify.
+
+        E.g. `calendars.window_q("finished_at", "peer_mentor__chapter_id", now - lookback,
+        now, n)` on PromptHistory.
+        """
+        parts = []
+        for calendar, group in self.groups(chapter_id):
+            try:
+                times = calendar.started_q(field, earliest, latest, n)
+            except NoWorkingDay:
+                continue
+            if times is not None:
+                parts.append(times & group.q(chapter_field))
+        return reduce(or_, parts) if parts else None
+
     def all(self) -> Iterable[tuple[int | None, WorkCalendar]]:
         yield None, self.common
         yield from self.own.items()
@@ -318,8 +364,16 @@ class Calendars:
 
 @dataclass(frozen=True)
 class Group:
+    """The chapters a calendar covers: `ids`, or with `others` every chapter but `ids`."""
+
     ids: frozenset[int]
     others: bool
+
+    def q(self, chapter_field: str) -> Q:
+        chapters = Q(**{f"{chapter_field}__in": sorted(self.ids)})
+        if self.others:
+            return ~chapters if self.ids else Q()
+        return chapters
 
 
 def merge_closed(
