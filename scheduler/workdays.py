@@ -71,7 +71,13 @@ def public_holiday(day: date) -> str | None:
 
 
 def is_public_holiday(day: date) -> bool:
-    return day in _norway("no")
+    return day in _holidays_of(day.year)
+
+
+@cache
+def _holidays_of(year: int) -> frozenset[date]:
+    # A plain set: the package's own lookup parses its key on every call.
+    return frozenset(holidays.Norway(years=year, include_sundays=False))
 
 
 @dataclass(frozen=True)
