@@ -11,6 +11,7 @@ from django.db import connection, models, transaction
 from scheduler.models import (
     Activity,
     Chapter,
+    ClosedPeriod,
     Coordinator,
     DeviceToken,
     DispatchRun,
@@ -25,6 +26,7 @@ SCHEDULER_MODELS: tuple[type[models.Model], ...] = (
     DeviceToken,
     Activity,
     DispatchRun,
+    ClosedPeriod,
     Scenario,
     PeerMentor,
     Coordinator,

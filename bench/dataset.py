@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
+from django.utils import timezone
 
 from bench import bulk
 from bench.latency_server import BAD_TOKEN_SUFFIX
@@ -15,7 +16,9 @@ from scheduler.models import (
     Activity,
     ActivityKind,
     Chapter,
+    ClosedPeriod,
     Coordinator,
+    DelayUnit,
     DeviceToken,
     DispatchRun,
     PeerMentor,
@@ -125,7 +128,29 @@ def create_mentors(count: int, chapter_ids: list[int], rng: random.Random, now: 
     return count
 
 
+def create_closed_periods(chapter_ids: list[int], now: datetime) -> None:
+    """Closed days inside the windows: two days for every chapter, three more for one,
+    so working-day scenarios meet two calendars."""
+    today = timezone.localdate(now)
+    ClosedPeriod.objects.bulk_create(
+        [
+            ClosedPeriod(
+                name=f"{TAG}closed",
+                first_day=today - timedelta(days=12),
+                last_day=today - timedelta(days=11),
+            ),
+            ClosedPeriod(
+                name=f"{TAG}chapter closed",
+                first_day=today - timedelta(days=6),
+                last_day=today - timedelta(days=4),
+                chapter_id=chapter_ids[0],
+            ),
+        ]
+    )
+
+
 def create_scenarios(count: int, chapter_ids: list[int]) -> list[Scenario]:
+    """`count` enabled scenarios of the shapes above, every second one in working days."""
     scenarios = []
     for index in range(count):
         kind, delay, lookback, wellbeing, skip, chapter = SCENARIO_SHAPES[
@@ -140,6 +165,7 @@ def create_scenarios(count: int, chapter_ids: list[int]) -> list[Scenario]:
                 lookback_days=lookback,
                 requires_wellbeing_concern=wellbeing,
                 skip_if_followed_up=skip,
+                delay_unit=DelayUnit.WORKING_DAYS if index % 2 else DelayUnit.DAYS,
                 body="A few days have passed. Is it time for a follow-up?",
             )
         )
@@ -178,6 +204,7 @@ def build_evaluation_data(size: int, scenario_count: int, now: datetime, seed: i
     chapter_ids = create_chapters()
     mentors = create_mentors(max(size // ACTIVITIES_PER_MENTOR, 10), chapter_ids, rng, now)
     create_scenarios(scenario_count, chapter_ids)
+    create_closed_periods(chapter_ids, now)
     bulk.insert_rows(Activity, ACTIVITY_COLUMNS, activity_rows(size, mentors, rng, now))
     bulk.reset_sequences()
     bulk.analyze()

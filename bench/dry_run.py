@@ -20,7 +20,7 @@ import time_machine
 from django.core.management import call_command
 from django.db import connection
 
-from bench.floor import scenario_params, scenario_sql
+from bench.floor import windows
 from scheduler.dispatch.dry_run import TOO_LATE_WITHIN
 from scheduler.models import Scenario
 
@@ -54,20 +54,24 @@ def floor_document(now: datetime) -> dict[str, Any]:
     with connection.cursor() as cursor:
         for scenario in scenarios:
             delay = timedelta(days=scenario.delay_days)
-            earliest = now - delay - timedelta(days=scenario.lookback_days)
+            oldest_due = now - timedelta(days=scenario.lookback_days)
             # A day further back than the window: those rows are the ones that became too late.
-            window = (earliest - TOO_LATE_WITHIN, now - delay)
-            cursor.execute(scenario_sql(scenario), scenario_params(scenario, now, window))
-            due = []
-            for activity_id, mentor_id, occurred_at, not_paused in cursor.fetchall():
-                occurred_at = _aware(occurred_at)
-                if occurred_at < earliest:
-                    too_late += 1
-                elif not not_paused:
-                    held += 1
-                else:
-                    due.append((occurred_at + delay, mentor_id, scenario.pk, activity_id))
-            streams.append(due)
+            for sql, params, calendar in windows(scenario, now, TOO_LATE_WITHIN):
+                cursor.execute(sql, params)
+                due = []
+                for activity_id, mentor_id, occurred_at, not_paused in cursor.fetchall():
+                    occurred_at = _aware(occurred_at)
+                    if calendar is None:
+                        due_at = occurred_at + delay
+                    else:
+                        due_at = calendar.add_working_days(occurred_at, scenario.delay_days)
+                    if due_at < oldest_due:
+                        too_late += 1
+                    elif not not_paused:
+                        held += 1
+                    else:
+                        due.append((due_at, mentor_id, scenario.pk, activity_id))
+                streams.append(sorted(due))
     prompts = [
         {"peer_mentor_id": m, "scenario_id": s, "activity_id": a, "due_at": d.isoformat()}
         for d, m, s, a in heapq.merge(*streams)

@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 from django.db import connection
 
 from bench.evaluation import Pass, fingerprint
-from scheduler.models import Scenario
+from scheduler.models import DelayUnit, Scenario
+from scheduler.workdays import Calendars, WorkCalendar
 
 FETCH = 2000
 
 
-def scenario_sql(scenario: Scenario) -> str:
+def scenario_sql(scenario: Scenario, chapters: str = "") -> str:
+    """`chapters`: an extra condition on the mentor's chapter (a working-day calendar's)."""
     where = [
         "a.kind = %s",
         "a.occurred_at >= %s",
@@ -31,6 +33,8 @@ def scenario_sql(scenario: Scenario) -> str:
         where.append("a.wellbeing_concern")
     if scenario.chapter_id is not None:
         where.append("m.chapter_id = %s")
+    if chapters:
+        where.append(chapters)
     if scenario.skip_if_followed_up:
         where.append(
             "NOT EXISTS (SELECT 1 FROM scheduler_activity l"
@@ -61,18 +65,41 @@ def scenario_params(
     return [adapt(p) if isinstance(p, datetime) else p for p in params]
 
 
+def windows(
+    scenario: Scenario, now: datetime, widened_by: timedelta = timedelta(0)
+) -> list[tuple[str, list[object], WorkCalendar | None]]:
+    """The scenario's queries: one in 24-hour days; in working days one per range of
+    start times per calendar (the calendar's inverse, which any implementation needs)."""
+    if scenario.delay_unit != DelayUnit.WORKING_DAYS:
+        latest = now - timedelta(days=scenario.delay_days)
+        window = (latest - timedelta(days=scenario.lookback_days) - widened_by, latest)
+        return [(scenario_sql(scenario), scenario_params(scenario, now, window), None)]
+    queries = []
+    earliest = now - timedelta(days=scenario.lookback_days) - widened_by
+    for calendar, group in Calendars.load().groups(scenario.chapter_id):
+        ids = ", ".join(str(i) for i in sorted(group.ids)) or "NULL"
+        chapters = f"m.chapter_id {'NOT IN' if group.others else 'IN'} ({ids})"
+        if group.others and not group.ids:
+            chapters = ""
+        for window in calendar.started_between(earliest, now, scenario.delay_days):
+            params = scenario_params(scenario, now, window)
+            queries.append((scenario_sql(scenario, chapters), params, calendar))
+    return queries
+
+
 def floor_pass(now: datetime) -> Pass:
     started = time.perf_counter()
     admitted = held = checksum = 0
     scenarios = list(Scenario.objects.filter(is_enabled=True))
     with connection.cursor() as cursor:
         for scenario in scenarios:
-            cursor.execute(scenario_sql(scenario), scenario_params(scenario, now))
-            while rows := cursor.fetchmany(FETCH):
-                for activity_id, _mentor_id, _occurred_at, not_paused in rows:
-                    if not_paused:
-                        admitted += 1
-                        checksum += fingerprint(scenario.pk, activity_id)
-                    else:
-                        held += 1
+            for sql, params, _calendar in windows(scenario, now):
+                cursor.execute(sql, params)
+                while rows := cursor.fetchmany(FETCH):
+                    for activity_id, _mentor_id, _occurred_at, not_paused in rows:
+                        if not_paused:
+                            admitted += 1
+                            checksum += fingerprint(scenario.pk, activity_id)
+                        else:
+                            held += 1
     return Pass(admitted, held, checksum, time.perf_counter() - started)

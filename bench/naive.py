@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduler.models import Activity, PromptHistory, Scenario
+from scheduler.rules import due_time
+from scheduler.workdays import Calendars
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,15 @@ def sample_ids(sample: int) -> list[int]:
     return ids[::step][:sample]
 
 
-def is_due(scenario: Scenario, activity: Activity, followed_up: bool, now: datetime) -> bool:
+def is_due(
+    scenario: Scenario,
+    activity: Activity,
+    followed_up: bool,
+    now: datetime,
+    calendars: Calendars | None = None,
+) -> bool:
     mentor = activity.peer_mentor
-    due_at = activity.occurred_at + timedelta(days=scenario.delay_days)
+    due_at = due_time(scenario, activity.occurred_at, mentor.chapter_id, calendars)
     return (
         activity.kind == scenario.trigger_kind
         and (activity.wellbeing_concern or not scenario.requires_wellbeing_concern)
@@ -45,6 +53,7 @@ def is_due(scenario: Scenario, activity: Activity, followed_up: bool, now: datet
 def naive_sample(ids: list[int], now: datetime) -> NaiveSample:
     started = time.perf_counter()
     scenarios = list(Scenario.objects.filter(is_enabled=True))
+    calendars = Calendars.load()
     due: set[tuple[int, int]] = set()
     queries = 1
     activities = Activity.objects.select_related("peer_mentor").filter(pk__in=ids)
@@ -62,6 +71,8 @@ def naive_sample(ids: list[int], now: datetime) -> NaiveSample:
         ).exists()
         queries += 2
         for scenario in scenarios:
-            if scenario.pk not in prompted and is_due(scenario, activity, followed_up, now):
+            if scenario.pk not in prompted and is_due(
+                scenario, activity, followed_up, now, calendars
+            ):
                 due.add((scenario.pk, activity.pk))
     return NaiveSample(len(ids), time.perf_counter() - started, frozenset(due), queries)

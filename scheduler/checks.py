@@ -9,7 +9,8 @@ from sqlite3 import dbapi2
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
 from scheduler.push import BACKEND_ALIASES, backend_path, config
@@ -145,3 +146,37 @@ def check_sqlite_version(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
         for alias, database in settings.DATABASES.items()
         if database.get("ENGINE") == SQLITE_ENGINE
     ]
+
+
+@register(Tags.database)
+def check_working_day_calendars(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """A chapter whose closed periods leave no working day within a year gets no
+    working-day prompt at all: say so before a coordinator wonders why."""
+    if not databases:
+        return []
+    from django.utils import timezone
+
+    from scheduler.workdays import Calendars, NoWorkingDay
+
+    try:
+        calendars = Calendars.load()
+    except DatabaseError:
+        return []  # not migrated yet: nothing to check
+    today = timezone.localdate()
+    errors: list[CheckMessage] = []
+    for chapter_id, calendar in calendars.all():
+        try:
+            calendar.first_working_day(today)
+        except NoWorkingDay:
+            which = "every chapter" if chapter_id is None else f"chapter {chapter_id}"
+            errors.append(
+                Error(
+                    f"The closed periods for {which} leave no working day within a year of "
+                    f"{today.isoformat()}: working-day scenarios send nothing there.",
+                    hint="Shorten or remove a ClosedPeriod in the admin.",
+                    id="scheduler.E020",
+                )
+            )
+    return errors

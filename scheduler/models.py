@@ -22,6 +22,8 @@ from scheduler.text import is_blank
 TITLE_MAX_LENGTH = 65
 BODY_MAX_LENGTH = 240
 DELAY_DAYS_MAX = 90
+WORKING_DAYS_MAX = 60
+CLOSED_PERIOD_MAX_DAYS = 366
 LOOKBACK_DAYS_MAX = 60
 # FCM and APNs tokens are a few hundred ASCII characters. The cap keeps the
 # unique index within PostgreSQL's b-tree row limit (about 2,700 bytes), which
@@ -237,6 +239,11 @@ def occurred_at_in_range(moment: datetime) -> bool:
     return OCCURRED_AT_EARLIEST <= moment < OCCURRED_AT_END
 
 
+class DelayUnit(models.TextChoices):
+    DAYS = "days", _("days")
+    WORKING_DAYS = "working_days", _("working days")
+
+
 class Scenario(models.Model):
     name = models.CharField(_("name"), max_length=120)
     is_enabled = models.BooleanField(_("enabled"), default=False)
@@ -261,6 +268,15 @@ class Scenario(models.Model):
         default=3,
         validators=[MinValueValidator(0), MaxValueValidator(DELAY_DAYS_MAX)],
         help_text=_("How many days after the activity the prompt is due."),
+    )
+    delay_unit = models.CharField(
+        _("counted in"),
+        max_length=12,
+        choices=DelayUnit.choices,
+        default=DelayUnit.DAYS,
+        help_text=_(
+            "Working days skip weekends, Norwegian public holidays and the chapter's closed days."
+        ),
     )
     requires_wellbeing_concern = models.BooleanField(
         _("only when a wellbeing concern was flagged"), default=False
@@ -305,6 +321,13 @@ class Scenario(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        if self.delay_unit == DelayUnit.WORKING_DAYS and self.delay_days > WORKING_DAYS_MAX:
+            raise ValidationError(
+                {
+                    "delay_days": _("A delay in working days can be at most %(max)d.")
+                    % {"max": WORKING_DAYS_MAX}
+                }
+            )
         if self.is_enabled and self.missing_text():
             raise ValidationError(
                 _("A scenario needs a title and a message before it can be enabled.")
@@ -317,6 +340,51 @@ class Scenario(models.Model):
         nothing on a phone: it counts as missing.
         """
         return is_blank(self.title) or is_blank(self.body)
+
+
+class ClosedPeriod(models.Model):
+    """Days the organisation is closed: no working days, for one chapter or for all."""
+
+    name = models.CharField(_("name"), max_length=120)
+    first_day = models.DateField(_("first day"))
+    last_day = models.DateField(_("last day"), help_text=_("Closed on this day too."))
+    chapter = models.ForeignKey(
+        Chapter,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="closed_periods",
+        verbose_name=_("chapter"),
+        help_text=_("Leave empty to close every chapter."),
+    )
+
+    class Meta:
+        ordering = ["-first_day"]
+        verbose_name = _("closed period")
+        verbose_name_plural = _("closed periods")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_day__gte=models.F("first_day")),
+                name="closed_period_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.first_day:%Y-%m-%d} to {self.last_day:%Y-%m-%d})"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.first_day is None or self.last_day is None:
+            return
+        if self.last_day < self.first_day:
+            raise ValidationError({"last_day": _("The last day cannot come before the first.")})
+        if (self.last_day - self.first_day).days + 1 > CLOSED_PERIOD_MAX_DAYS:
+            raise ValidationError(
+                {
+                    "last_day": _("A closed period can be at most %(max)d days long.")
+                    % {"max": CLOSED_PERIOD_MAX_DAYS}
+                }
+            )
 
 
 class DispatchRun(models.Model):

@@ -8,9 +8,13 @@ only `CONDITIONS`.
 
 from __future__ import annotations
 
+import heapq
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import reduce
+from operator import or_
 from typing import Any, NamedTuple
 
 from django.db import connections
@@ -26,7 +30,21 @@ from django.db.models import (
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from scheduler.models import Activity, ActivityKind, PromptHistory, Scenario
+from scheduler.models import (
+    OCCURRED_AT_EARLIEST,
+    Activity,
+    ActivityKind,
+    DelayUnit,
+    PromptHistory,
+    Scenario,
+)
+from scheduler.workdays import Calendars, Group, NoWorkingDay, WorkCalendar
+
+logger = logging.getLogger(__name__)
+
+# Matches no row, through the index (and compiles, unlike an empty `pk__in`): a
+# calendar without working days, or a window with no start times, prompts nobody.
+NOTHING = Q(occurred_at__lt=OCCURRED_AT_EARLIEST)
 
 
 class DuePrompt(NamedTuple):
@@ -77,11 +95,20 @@ def _days(n: int) -> str:
     return ngettext("%(n)d day", "%(n)d days", n) % {"n": n}
 
 
+def _working_days(n: int) -> str:
+    return ngettext("%(n)d working day", "%(n)d working days", n) % {"n": n}
+
+
 def kind_label(kind: str) -> str:
     return str(ActivityKind(kind).label)
 
 
+def in_working_days(scenario: Scenario) -> bool:
+    return scenario.delay_unit == DelayUnit.WORKING_DAYS
+
+
 def delay_of(scenario: Scenario) -> timedelta:
+    """The delay in 24-hour days; a working-day delay has no fixed length (see `due_time`)."""
     return timedelta(days=scenario.delay_days)
 
 
@@ -89,19 +116,70 @@ def lookback_of(scenario: Scenario) -> timedelta:
     return timedelta(days=scenario.lookback_days)
 
 
-def _window(scenario: Scenario, now: datetime, *, widened_by: timedelta = timedelta(0)) -> Q:
-    # due_at = occurred_at + delay must lie in [now - lookback, now], both ends inclusive.
-    latest = now - delay_of(scenario)
-    earliest = latest - lookback_of(scenario) - widened_by
-    return Q(occurred_at__gte=earliest, occurred_at__lte=latest)
+def due_time(
+    scenario: Scenario,
+    occurred_at: datetime,
+    chapter_id: int | None,
+    calendars: Calendars | None = None,
+) -> datetime:
+    """When `scenario` is due for an activity at `occurred_at` by a mentor of `chapter_id`.
+
+    Raises `NoWorkingDay` when that chapter's calendar has no working day within a year,
+    and OverflowError past the year 9999.
+    """
+    if not in_working_days(scenario):
+        return occurred_at + delay_of(scenario)
+    calendar = (calendars or Calendars.load()).for_chapter(chapter_id)
+    return calendar.add_working_days(occurred_at, scenario.delay_days)
+
+
+def due_window(
+    scenario: Scenario,
+    now: datetime,
+    *,
+    widened_by: timedelta = timedelta(0),
+    calendars: Calendars | None = None,
+) -> Q:
+    """The due window on the indexed `occurred_at`: due_at in [now - lookback, now].
+
+    In 24-hour days one range; in working days the inverse of the working-day map,
+    a few ranges per distinct closed-day calendar, computed here, not per row.
+    """
+    now = now.astimezone(UTC)  # 24-hour days: instants, never wall-clock arithmetic
+    if not in_working_days(scenario):
+        latest = now - delay_of(scenario)
+        earliest = latest - lookback_of(scenario) - widened_by
+        return Q(occurred_at__gte=earliest, occurred_at__lte=latest)
+    groups = (calendars or Calendars.load()).groups(scenario.chapter_id)
+    return reduce(or_, (group_window(scenario, now, cal, g, widened_by) for cal, g in groups))
+
+
+def group_window(
+    scenario: Scenario, now: datetime, calendar: WorkCalendar, group: Group, widened_by: timedelta
+) -> Q:
+    earliest = now.astimezone(UTC) - lookback_of(scenario) - widened_by
+    try:
+        times = calendar.started_q("occurred_at", earliest, now, scenario.delay_days)
+    except NoWorkingDay as exc:
+        logger.warning("scenario %s: %s; no prompts in that calendar", scenario.pk, exc)
+        return NOTHING
+    return NOTHING if times is None else times & group.q("peer_mentor__chapter_id")
 
 
 def _when_phrase(scenario: Scenario) -> str:
+    kind = kind_label(scenario.trigger_kind)
+    if in_working_days(scenario):
+        if scenario.delay_days == 0:
+            return _("Send right after a %(kind)s, or on the next working day") % {"kind": kind}
+        return _("Send %(delay)s after a %(kind)s") % {
+            "delay": _working_days(scenario.delay_days),
+            "kind": kind,
+        }
     if scenario.delay_days == 0:
-        return _("Send right after a %(kind)s") % {"kind": kind_label(scenario.trigger_kind)}
+        return _("Send right after a %(kind)s") % {"kind": kind}
     return _("Send %(delay)s after a %(kind)s") % {
         "delay": _days(scenario.delay_days),
-        "kind": kind_label(scenario.trigger_kind),
+        "kind": kind,
     }
 
 
@@ -184,7 +262,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         key="window",
         applies=_always,
-        where=_window,
+        where=due_window,
         phrase=lambda s: _("at most %(lookback)s late") % {"lookback": _days(s.lookback_days)},
         unmet=lambda s: _("not due now (before its due time or too late)"),
     ),
@@ -220,6 +298,7 @@ def due_activities(
     with_deferred: bool = False,
     reclaimable: Q | None = None,
     too_late_within: timedelta | None = None,
+    window: Q | None = None,
 ) -> QuerySet[Activity]:
     """Activities for which `scenario` is due at `now` and not yet prompted: one query.
 
@@ -230,6 +309,8 @@ def due_activities(
     with its `history_id`: a retry is sent only while its rule still holds.
     With `too_late_within`, the window also reaches that far back before the
     lookback, so the same query finds the prompts that became too late then.
+    `window`, when given, stands for the window condition's filter (one
+    working-day calendar's ranges, already widened as needed).
     """
     qs = Activity.objects.all()
     # SQLite tests WHERE terms in the order written: correlated subqueries last,
@@ -238,8 +319,10 @@ def due_activities(
         if condition.key == "not_prompted" and reclaimable is not None:
             continue
         where = condition.where(scenario, now)
-        if condition.key == "window" and too_late_within is not None:
-            where = _window(scenario, now, widened_by=too_late_within)
+        if condition.key == "window" and window is not None:
+            where = window
+        elif condition.key == "window" and too_late_within is not None:
+            where = due_window(scenario, now, widened_by=too_late_within)
         if condition.defers and with_deferred:
             qs = qs.annotate(
                 **{f"meets_{condition.key}": ExpressionWrapper(where, output_field=BooleanField())}
@@ -269,37 +352,74 @@ def due_prompts(
     time left the lookback during that time before now come first, held by
     TOO_LATE: the rule's own query counts them, whatever else holds them.
 
-    Pages are read whole, keyset by (occurred_at, pk), so no statement stays
-    open while the run writes: on SQLite an open read would pin an old snapshot
-    and make the run's next write fail as soon as another connection commits.
+    In working days, one stream per distinct closed-day calendar, merged; in
+    each, activities come in the order they occurred (a Saturday 01:00 and the
+    Friday 23:00 before it are both due on Monday, the Saturday one first).
     """
-    delay = delay_of(scenario)
-    deferring = [c.key for c in conditions_for(scenario) if c.defers]
-    columns = ["pk", "peer_mentor_id", "occurred_at", *(f"meets_{k}" for k in deferring)]
-    if reclaimable is not None:
-        columns.append("history_id")
-    qs = due_activities(
-        scenario, now, with_deferred=True, reclaimable=reclaimable, too_late_within=too_late_within
-    ).order_by("occurred_at", "pk")
-    oldest_due = now - lookback_of(scenario) if too_late_within is not None else None
-    zone = connections[qs.db].timezone
-    after = Q()
-    while True:
-        page = driver_rows(qs.filter(after).values_list(*columns)[:page_size])
-        for activity_id, peer_mentor_id, occurred_at, *flags in page:
-            history_id = flags.pop() if reclaimable is not None else None
-            due_at = aware(occurred_at, zone) + delay
-            held_by = None
-            if oldest_due is not None and due_at < oldest_due:
-                held_by = TOO_LATE
-            elif not all(flags):
-                # Nearly every row is held by nothing; the generator is built for the rest only.
-                held_by = next(k for k, ok in zip(deferring, flags, strict=True) if not ok)
-            yield DuePrompt(peer_mentor_id, scenario.pk, activity_id, due_at, history_id, held_by)
-        if len(page) < page_size:
-            return
-        last_pk, last_at = page[-1][0], aware(page[-1][2], zone)
-        after = Q(occurred_at__gt=last_at) | Q(occurred_at=last_at, pk__gt=last_pk)
+    stream = PromptStream(scenario, now, reclaimable, too_late_within, page_size)
+    if not in_working_days(scenario):
+        delay = delay_of(scenario)
+        return stream.rows(None, lambda occurred_at: occurred_at + delay)
+    widened_by = too_late_within or timedelta(0)
+    streams = [
+        stream.rows(group_window(scenario, now, cal, group, widened_by), due_map(cal, scenario))
+        for cal, group in Calendars.load().groups(scenario.chapter_id)
+    ]
+    return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda p: p.due_at)
+
+
+def due_map(calendar: WorkCalendar, scenario: Scenario) -> Callable[[datetime], datetime]:
+    return calendar.due_map(scenario.delay_days)
+
+
+@dataclass(frozen=True)
+class PromptStream:
+    scenario: Scenario
+    now: datetime
+    reclaimable: Q | None
+    too_late_within: timedelta | None
+    page_size: int
+
+    def rows(self, window: Q | None, due_of: Callable[[datetime], datetime]) -> Iterator[DuePrompt]:
+        """Pages are read whole, keyset by (occurred_at, pk), so no statement stays
+        open while the run writes: on SQLite an open read would pin an old snapshot
+        and make the run's next write fail as soon as another connection commits."""
+        scenario, now, reclaimable = self.scenario, self.now, self.reclaimable
+        deferring = [c.key for c in conditions_for(scenario) if c.defers]
+        columns = ["pk", "peer_mentor_id", "occurred_at", *(f"meets_{k}" for k in deferring)]
+        if reclaimable is not None:
+            columns.append("history_id")
+        qs = due_activities(
+            scenario,
+            now,
+            with_deferred=True,
+            reclaimable=reclaimable,
+            too_late_within=self.too_late_within,
+            window=window,
+        ).order_by("occurred_at", "pk")
+        oldest_due = None
+        if self.too_late_within is not None:
+            oldest_due = now.astimezone(UTC) - lookback_of(scenario)
+        zone = connections[qs.db].timezone
+        after = Q()
+        while True:
+            page = driver_rows(qs.filter(after).values_list(*columns)[: self.page_size])
+            for activity_id, peer_mentor_id, occurred_at, *flags in page:
+                history_id = flags.pop() if reclaimable is not None else None
+                due_at = due_of(aware(occurred_at, zone))
+                held_by = None
+                if oldest_due is not None and due_at < oldest_due:
+                    held_by = TOO_LATE
+                elif not all(flags):
+                    # Nearly every row is held by nothing; the generator is built for the rest.
+                    held_by = next(k for k, ok in zip(deferring, flags, strict=True) if not ok)
+                yield DuePrompt(
+                    peer_mentor_id, scenario.pk, activity_id, due_at, history_id, held_by
+                )
+            if len(page) < self.page_size:
+                return
+            last_pk, last_at = page[-1][0], aware(page[-1][2], zone)
+            after = Q(occurred_at__gt=last_at) | Q(occurred_at=last_at, pk__gt=last_pk)
 
 
 def driver_rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:

@@ -32,7 +32,9 @@ def quiet_nights(settings):
 def one_due_prompt(now: datetime, **scenario_fields):
     s = f.scenario(delay_days=3, lookback_days=2, **scenario_fields)
     m = f.mentor()
-    a = f.activity(m, occurred_at=now - 3 * DAY)
+    # 3 x 24 hours before `now` as an instant (wall-clock arithmetic on a local time
+    # would be an hour off across a DST change).
+    a = f.activity(m, occurred_at=now.astimezone(UTC) - 3 * DAY)
     return s, m, a
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, cast
 
 from django.contrib import admin, messages
@@ -56,6 +57,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
                 "fields": [
                     "trigger_kind",
                     "delay_days",
+                    "delay_unit",
                     "requires_wellbeing_concern",
                     "skip_if_followed_up",
                     "lookback_days",
@@ -195,6 +197,10 @@ class ScenarioAdmin(ChapterScopedAdmin):
             "media": self.media + simulation_form.media,
             "has_view_permission": True,
         }
+        as_if = real_data_form.cleaned_data.get("at") if real_data_form.is_valid() else None
+        if as_if:
+            context["as_if"] = as_if
+            now = as_if.astimezone(UTC)  # as the real clock gives it
         if simulation_form.is_bound and simulation_form.is_valid():
             data = simulation_form.cleaned_data
             test = TestActivity(

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
-from django.utils import formats, timezone
-from django.utils.text import capfirst
+from django.utils import formats, timezone, translation
+from django.utils.text import capfirst, get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from scheduler.dispatch import policy
 from scheduler.models import Activity, ActivityKind, DeviceToken, PromptHistory, Scenario
-from scheduler.rules import conditions_for, delay_of, describe, lookback_of
+from scheduler.rules import conditions_for, describe, due_time, in_working_days, lookback_of
+from scheduler.workdays import Calendars, NoWorkingDay, WorkCalendar
 
 DUE_NOW = "due_now"
 DUE_LATER = "due_later"
@@ -42,6 +43,8 @@ class Verdict:
     history: PromptHistory | None = None
     # The other unmet conditions in plain words (not the deciding one), for the details line.
     unmet: tuple[str, ...] = field(default_factory=tuple)
+    # Set when a public holiday or a closed day moved a working-day due time, in words.
+    moved: str = ""
 
     @property
     def is_due(self) -> bool:
@@ -78,6 +81,7 @@ def same_rule(scenario: Scenario) -> QuerySet[Scenario]:
         is_enabled=True,
         trigger_kind=scenario.trigger_kind,
         delay_days=scenario.delay_days,
+        delay_unit=scenario.delay_unit,
         requires_wellbeing_concern=scenario.requires_wellbeing_concern,
         skip_if_followed_up=scenario.skip_if_followed_up,
     )
@@ -125,6 +129,49 @@ def shifted(moment: datetime, by: timedelta) -> datetime | None:
         return moment + by
     except OverflowError:
         return None
+
+
+def shifted_due(
+    scenario: Scenario, activity: Activity, calendars: Calendars | None
+) -> datetime | None:
+    """The activity's due time by the scenario's rule, or None past the year 9999."""
+    try:
+        return due_time(scenario, activity.occurred_at, activity.peer_mentor.chapter_id, calendars)
+    except OverflowError:
+        return None
+
+
+def moved_words(
+    scenario: Scenario, activity: Activity, calendars: Calendars | None, due_at: datetime
+) -> str:
+    """ "waits until Tuesday 7 April: Maundy Thursday and Easter Monday are days off",
+    when a public holiday or a closed day moved the due time; else empty."""
+    if calendars is None:
+        return ""
+    calendar = calendars.for_chapter(activity.peer_mentor.chapter_id)
+    start = timezone.localtime(activity.occurred_at, calendar.zone).date()
+    due_day = timezone.localtime(due_at, calendar.zone).date()
+    first = start if scenario.delay_days == 0 else start + timedelta(days=1)
+    return waits_until(calendar, first, due_day)
+
+
+def waits_until(calendar: WorkCalendar, first: date, due_day: date) -> str:
+    closed = calendar.closed_weekdays(first, due_day - timedelta(days=1))
+    names = list(dict.fromkeys(name for _day, why in closed for name in why))
+    if not names:
+        return ""
+    shown = [lowercase_holiday(name) for name in names]
+    reasons = ngettext("%(names)s is a day off", "%(names)s are days off", len(shown)) % {
+        "names": get_text_list(shown, _("and"))
+    }
+    day = formats.date_format(due_day, _("l j F"))
+    return _("waits until %(day)s: %(reasons)s") % {"day": day, "reasons": reasons}
+
+
+def lowercase_holiday(name: str) -> str:
+    # Norwegian writes holidays in lower case within a sentence ("skjærtorsdag").
+    language = (translation.get_language() or "").lower()
+    return name[:1].lower() + name[1:] if language.startswith("nb") else name
 
 
 def unmet_conditions(activity: Activity, scenario: Scenario, now: datetime) -> list[str]:
@@ -179,12 +226,23 @@ def verdict_for(
         message = _("Invalid rule: %(problem)s. No prompt is sent for it.") % {"problem": problem}
         return Verdict(scenario, INVALID, message, None, history)
     unmet = unmet_conditions(activity, scenario, now)
-    due_at = shifted(activity.occurred_at, delay_of(scenario))
+    calendars = Calendars.load() if in_working_days(scenario) else None
+    try:
+        due_at = shifted_due(scenario, activity, calendars)
+    except NoWorkingDay:
+        message = _(
+            "The chapter's calendar has no working day within a year (a closed period covers "
+            "every day): no prompt can be sent."
+        )
+        return Verdict(scenario, NO, message, None, history)
     decider = None if history is not None else next((k for k in DECIDING_ORDER if k in unmet), None)
+    moved = moved_words(scenario, activity, calendars, due_at) if due_at else ""
 
     def verdict(state: str, message: str) -> Verdict:
         others = other_reasons(scenario, unmet, decider, due_at, now) if state != PROMPTED else ()
-        return Verdict(scenario, state, message, due_at, history, others)
+        if moved and state in (DUE_NOW, DUE_LATER, HELD):
+            message = f"{message} {capfirst(moved)}."
+        return Verdict(scenario, state, message, due_at, history, others, moved)
 
     if due_at is None:
         return verdict(NO, _("Its due time falls outside the calendar: no prompt can be sent."))

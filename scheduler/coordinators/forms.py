@@ -12,8 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from scheduler import access
 from scheduler.coordinators import explain
-from scheduler.models import ActivityKind, Scenario
+from scheduler.models import ActivityKind, DelayUnit, Scenario
 from scheduler.text import is_blank
+from scheduler.workdays import SEARCH_DAYS
 
 REAL_DATA_DAYS_DEFAULT = 30
 REAL_DATA_DAYS_MAX = 90
@@ -30,6 +31,7 @@ class ScenarioForm(forms.ModelForm):
             "chapter",
             "trigger_kind",
             "delay_days",
+            "delay_unit",
             "requires_wellbeing_concern",
             "skip_if_followed_up",
             "lookback_days",
@@ -50,6 +52,13 @@ class ScenarioForm(forms.ModelForm):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        if self.instance.pk is None and "delay_unit" not in self.initial:
+            # Coordinators think in working days; existing scenarios keep what they have.
+            self.initial["delay_unit"] = DelayUnit.WORKING_DAYS
+        unit = self.fields.get("delay_unit")
+        if unit is not None:
+            # Left out of a request, the scenario keeps its unit (24-hour days by default).
+            unit.required = False
         chapter = self.fields.get("chapter")
         if (
             isinstance(chapter, forms.ModelChoiceField)
@@ -60,6 +69,9 @@ class ScenarioForm(forms.ModelForm):
             chapter.required = True
             chapter.empty_label = None
             chapter.help_text = _("The chapter whose mentors get this prompt.")
+
+    def clean_delay_unit(self) -> str:
+        return self.cleaned_data.get("delay_unit") or self.instance.delay_unit
 
     def clean_title(self) -> str:
         return nothing_if_blank(self.cleaned_data["title"])
@@ -105,6 +117,8 @@ class SimulationForm(forms.Form):
         occurred_at = self.cleaned_data["occurred_at"]
         # Room for the delay, the lookback and a follow-up: every date the preview works out.
         days = self.scenario.delay_days + self.scenario.lookback_days + 1
+        if self.scenario.delay_unit == DelayUnit.WORKING_DAYS:
+            days += self.scenario.delay_days + SEARCH_DAYS  # weekends, holidays, closed days
         if explain.shifted(occurred_at, timedelta(days=days)) is None:
             raise forms.ValidationError(
                 _("This date is too far in the future to work out when a prompt would be due.")
@@ -119,6 +133,15 @@ class RealDataForm(forms.Form):
         max_value=REAL_DATA_DAYS_MAX,
         initial=REAL_DATA_DAYS_DEFAULT,
         help_text=_("How many days back to count the prompts this scenario would have sent."),
+    )
+    at = forms.SplitDateTimeField(
+        label=_("as if it were"),
+        required=False,
+        widget=admin_widgets.AdminSplitDateTime,
+        help_text=_(
+            "Leave empty for now. A moment to look at instead, for example Easter: what a run "
+            "then would send, with the quiet hours and pauses of that moment."
+        ),
     )
 
     prefix = "dry"

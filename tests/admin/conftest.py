@@ -37,11 +37,13 @@ def world(db: None) -> World:
 def coordinator_group() -> Group:
     """The group migration 0003 creates (recreated after a transactional test's flush)."""
     migration = importlib.import_module("scheduler.migrations.0003_coordinator_group")
+    working_days = importlib.import_module("scheduler.migrations.0010_working_days")
     group, created = Group.objects.get_or_create(name=migration.GROUP_NAME)
     if created:
         group.permissions.set(
             Permission.objects.filter(
-                content_type__app_label="scheduler", codename__in=migration.PERMISSIONS
+                content_type__app_label="scheduler",
+                codename__in=[*migration.PERMISSIONS, *working_days.PERMISSIONS],
             )
         )
     return group

@@ -194,6 +194,7 @@ def test_it_warns_of_a_duplicate_rule_and_still_saves(page: Any) -> None:
     page.fill("#id_name", "Sjekk inn igjen")
     page.select_option("#id_trigger_kind", original.trigger_kind)
     page.fill("#id_delay_days", str(original.delay_days))
+    page.select_option("#id_delay_unit", original.delay_unit)
     page.set_checked("#id_requires_wellbeing_concern", original.requires_wellbeing_concern)
     page.set_checked("#id_skip_if_followed_up", original.skip_if_followed_up)
     page.fill("#id_title", "Hei")

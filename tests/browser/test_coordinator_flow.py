@@ -47,6 +47,7 @@ def test_it_creates_and_previews_a_scenario(page: Any) -> None:
     page.goto(f"{page.base_url}/admin/scheduler/scenario/add/")
     page.fill("#id_name", "Sjekk inn samme dag")
     page.fill("#id_delay_days", "0")
+    page.select_option("#id_delay_unit", "days")  # a new scenario offers working days
     wait_for_sentence(page, "Send rett etter førstekontakt")
     page.check("#id_requires_wellbeing_concern")
     wait_for_sentence(page, "hvis en bekymring for trivsel ble meldt")

@@ -19,7 +19,17 @@ from scheduler.access import User
 from scheduler.coordinators.report import SENT
 from scheduler.dispatch import policy
 from scheduler.models import Activity, PromptHistory, Scenario
-from scheduler.rules import conditions_for, delay_of, due_activities, lookback_of
+from scheduler.rules import (
+    Condition,
+    conditions_for,
+    delay_of,
+    due_activities,
+    due_time,
+    due_window,
+    in_working_days,
+    lookback_of,
+)
+from scheduler.workdays import Calendars
 
 SHOWN_ROWS = 50
 
@@ -66,10 +76,11 @@ def preview_real_data(scenario: Scenario, user: User, now: datetime, days: int) 
 def due_rows(scenario: Scenario, due: QuerySet[Activity]) -> list[DueRow]:
     deferring = [c.key for c in conditions_for(scenario) if c.defers]
     rows = due.select_related("peer_mentor__chapter").order_by("occurred_at", "pk")[:SHOWN_ROWS]
+    calendars = Calendars.load() if in_working_days(scenario) else None
     return [
         DueRow(
             activity=a,
-            due_at=a.occurred_at + delay_of(scenario),
+            due_at=due_time(scenario, a.occurred_at, a.peer_mentor.chapter_id, calendars),
             held_by=next((k for k in deferring if not getattr(a, f"meets_{k}")), None),
         )
         for a in rows
@@ -84,10 +95,19 @@ def produced_over(scenario: Scenario, now: datetime, days: int) -> QuerySet[Acti
     """
     conditions = [c for c in conditions_for(scenario) if c.key != "not_prompted" and not c.defers]
     steps = [now - timedelta(days=step) for step in range(days)]
+    calendars = Calendars.load() if in_working_days(scenario) else None
+
+    def where(condition: Condition, moment: datetime) -> Q:
+        if condition.key == "window":
+            return due_window(scenario, moment, calendars=calendars)
+        return condition.where(scenario, moment)
 
     def due_at(moment: datetime) -> Q:
-        return reduce(lambda q, c: q & c.where(scenario, moment), conditions, Q())
+        return reduce(lambda q, c: q & where(c, moment), conditions, Q())
 
+    if calendars is not None:
+        # The window of each step bounds the times itself.
+        return Activity.objects.filter(reduce(or_, (due_at(s) for s in steps)))
     earliest = steps[-1] - delay_of(scenario) - lookback_of(scenario)
     latest = now - delay_of(scenario)
     return Activity.objects.filter(

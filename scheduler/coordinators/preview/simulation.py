@@ -11,12 +11,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from scheduler.coordinators import explain
 from scheduler.coordinators.preview.sandbox import sandbox
 from scheduler.models import Activity, ActivityKind, Chapter, DeviceToken, PeerMentor, Scenario
-from scheduler.rules import delay_of
+from scheduler.rules import due_time
+from scheduler.workdays import NoWorkingDay
 
 FOLLOW_UP_AFTER = timedelta(minutes=1)
 
@@ -41,9 +43,16 @@ def simulate(scenario: Scenario, test: TestActivity, now: datetime) -> Simulatio
     """The verdict for `test` at its due time (or now, if that is later)."""
     with sandbox():
         activity, follow_up_at = _write_test_activity(scenario, test)
-        at = max(now, activity.occurred_at + delay_of(scenario), follow_up_at or now)
+        at = max(now, due_or_now(scenario, activity, now), follow_up_at or now)
         verdict = explain.verdict_for(activity, scenario, at, None, has_device=True)
     return Simulation(verdict, at, _message(verdict, at, now), verdict.is_due)
+
+
+def due_or_now(scenario: Scenario, activity: Activity, now: datetime) -> datetime:
+    try:
+        return due_time(scenario, activity.occurred_at, activity.peer_mentor.chapter_id)
+    except NoWorkingDay:
+        return now  # the verdict says why nothing is sent
 
 
 def _write_test_activity(
@@ -74,6 +83,7 @@ def _write_test_activity(
 def _message(verdict: explain.Verdict, at: datetime, now: datetime) -> str:
     if not verdict.is_due:
         return verdict.message
+    moved = f" {capfirst(verdict.moved)}." if verdict.moved else ""
     if at > now:
-        return _("Would be sent on %(date)s.") % {"date": explain.when(at)}
-    return _("Would be sent now, by the next dispatch run.")
+        return _("Would be sent on %(date)s.") % {"date": explain.when(at)} + moved
+    return _("Would be sent now, by the next dispatch run.") + moved

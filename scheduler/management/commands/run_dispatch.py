@@ -3,7 +3,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -35,11 +35,20 @@ class Command(BaseCommand):
         )
         parser.add_argument("--scenario", type=int, metavar="ID", help="Only this scenario.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object on stdout.")
+        parser.add_argument(
+            "--at",
+            metavar="ISO_DATETIME",
+            help=(
+                "With --dry-run: evaluate as if now were this moment (due window, quiet hours, "
+                "pauses), e.g. 2027-03-30T10:00+02:00; without an offset, in TIME_ZONE."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_json: bool = options["json"]
         dry_run: bool = options["dry_run"]
         scenario_id: int | None = options["scenario"]
+        now = as_if(options["at"], dry_run=dry_run)
 
         def progress(message: str) -> None:
             # Progress is for people: stderr, so stdout stays one JSON object.
@@ -66,6 +75,7 @@ class Command(BaseCommand):
                 trigger=DispatchRun.Trigger.COMMAND,
                 dry_run=dry_run,
                 scenario_id=scenario_id,
+                now=now,
                 backend=backend,
                 progress=progress,
                 stop=stop,
@@ -83,6 +93,24 @@ class Command(BaseCommand):
             self.stdout.write(human_summary(summary, dry_run=dry_run))
         if summary.misconfigured:
             raise CommandError(f"Push backend misconfigured: {summary.misconfigured}")
+
+
+def as_if(value: str | None, *, dry_run: bool) -> datetime | None:
+    """The moment of `--at`, aware; None without it. Only a dry run may pretend."""
+    if value is None:
+        return None
+    if not dry_run:
+        raise CommandError("--at needs --dry-run: a real run sends at the real time.")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(
+            f"--at {value!r} is not an ISO 8601 time, e.g. 2027-03-30T10:00+02:00."
+        ) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)  # read in TIME_ZONE
+    # In UTC, as the real clock gives it: "a day earlier" is then 24 hours, not wall-clock.
+    return moment.astimezone(UTC)
 
 
 def prune_after_a_run(*, dry_run: bool, stopped: bool) -> None:
