@@ -9,7 +9,7 @@ from sqlite3 import dbapi2
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
 from scheduler.push import BACKEND_ALIASES, backend_path, http_common
@@ -144,4 +144,36 @@ def check_sqlite_version(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
         )
         for alias, database in settings.DATABASES.items()
         if database.get("ENGINE") == SQLITE_ENGINE
+    ]
+
+
+@register()
+def check_coordinator_emails(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Escalations are emailed: a coordinator without an address only sees them in the admin."""
+    from django.db import DatabaseError
+
+    from scheduler.models import Coordinator, Scenario
+
+    try:
+        if not Scenario.objects.filter(escalate_after_days__isnull=False).exists():
+            return []
+        silent = (
+            Coordinator.objects.filter(user__is_active=True, chapters__isnull=False)
+            .filter(user__email__regex=r"^\s*$")
+            .values_list("user__username", flat=True)
+            .distinct()
+            .order_by("user__username")
+        )
+        names = list(silent)
+    except DatabaseError:  # not migrated yet, or no database: nothing to say
+        return []
+    if not names:
+        return []
+    return [
+        Warning(
+            f"Coordinators without an email address get no escalation emails "
+            f"(they still see them in the admin): {', '.join(names)}.",
+            hint="Give each coordinator's user an email address in the admin.",
+            id="scheduler.W010",
+        )
     ]

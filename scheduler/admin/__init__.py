@@ -2,4 +2,11 @@
 
 from __future__ import annotations
 
-from scheduler.admin import activities, history, mentors, runs, scenarios  # noqa: F401
+from scheduler.admin import (  # noqa: F401
+    activities,
+    escalations,
+    history,
+    mentors,
+    runs,
+    scenarios,
+)

@@ -28,6 +28,7 @@ from scheduler.dispatch.lease import Lease, lease_expiry
 from scheduler.dispatch.ledger import ClaimedPrompt, Ledger, PromptResult, drop_broken_connection
 from scheduler.dispatch.lifecycle import ERRORS, Lifecycle, Why
 from scheduler.dispatch.sending import SendPool
+from scheduler.escalation.step import run_escalation
 from scheduler.models import (
     ActivityKind,
     DeviceToken,
@@ -180,6 +181,7 @@ def run_dispatch(
     try:
         with Lease(run, conf.lease_seconds) as dispatch.lease:
             dispatch.loop()
+            run_escalation(run, scenarios, now, chapter_ids, say)  # 8. never raises
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         raise

@@ -14,6 +14,8 @@ from scheduler.models import Chapter, Coordinator
 from tests import factories
 
 PASSWORD = "a-long-test-password"
+# What the escalation migration adds to the Coordinator group.
+ESCALATION_PERMISSIONS = ["view_escalation", "change_escalation"]
 
 
 @dataclass
@@ -41,7 +43,8 @@ def coordinator_group() -> Group:
     if created:
         group.permissions.set(
             Permission.objects.filter(
-                content_type__app_label="scheduler", codename__in=migration.PERMISSIONS
+                content_type__app_label="scheduler",
+                codename__in=[*migration.PERMISSIONS, *ESCALATION_PERMISSIONS],
             )
         )
     return group
