@@ -271,7 +271,7 @@ if env.str("EMAIL_URL", default=""):
 else:
     EMAIL_BACKEND = env.str(
         "EMAIL_BACKEND",
-        default="django.core.mail.backends.console.EmailBackend"
+        default="scheduler.escalation.console.EmailBackend"
         if DEBUG
         else "django.core.mail.backends.smtp.EmailBackend",
     )

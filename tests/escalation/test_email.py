@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
@@ -122,3 +125,20 @@ def test_it_never_emails_an_escalation_a_coordinator_handled_before_the_send() -
     escalate_once()
 
     assert mail.outbox == []
+
+
+def test_it_prints_development_emails_on_stderr_so_json_output_stays_one_object(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    chapter = factories.chapter()
+    coordinator("kari", chapter)
+    prompt = finished_prompt(escalating_scenario(), chapter, timezone.now())
+    out = StringIO()
+
+    with override_settings(EMAIL_BACKEND="scheduler.escalation.console.EmailBackend"):
+        call_command("run_dispatch", "--json", stdout=out)
+
+    assert json.loads(out.getvalue())["dispatched"] == 0
+    captured = capsys.readouterr()
+    assert prompt.activity.contact_ref in captured.err
+    assert prompt.activity.contact_ref not in captured.out

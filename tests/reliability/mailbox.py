@@ -30,7 +30,9 @@ def read_mailbox(folder: Path) -> list[Mail]:
 def parsed(message: Message) -> Mail:
     payload = message.get_payload(decode=True)
     assert isinstance(payload, bytes)
-    return Mail(to=str(message["To"]), body=payload.decode(message.get_content_charset() or "utf-8"))
+    return Mail(
+        to=str(message["To"]), body=payload.decode(message.get_content_charset() or "utf-8")
+    )
 
 
 def refs_told(mails: list[Mail], refs: list[str]) -> Counter[tuple[str, str]]:
