@@ -14,6 +14,7 @@ from scheduler.models import (
     Coordinator,
     DeviceToken,
     DispatchRun,
+    Escalation,
     PeerMentor,
     PromptHistory,
     Scenario,
@@ -21,6 +22,7 @@ from scheduler.models import (
 
 # Children first, so a DELETE never has to check rows that are about to go anyway.
 SCHEDULER_MODELS: tuple[type[models.Model], ...] = (
+    Escalation,
     PromptHistory,
     DeviceToken,
     Activity,

@@ -167,13 +167,23 @@ def check_coordinator_emails(app_configs: Any = None, **kwargs: Any) -> list[Che
         names = list(silent)
     except DatabaseError:  # not migrated yet, or no database: nothing to say
         return []
+    found: list[CheckMessage] = []
+    if not settings.SITE_URL:
+        found.append(
+            Warning(
+                "SITE_URL is not set: the links in escalation emails are paths without a host.",
+                hint="Set SITE_URL to the admin's scheme and host, e.g. https://varsler.example.org.",
+                id="scheduler.W011",
+            )
+        )
     if not names:
-        return []
+        return found
     return [
+        *found,
         Warning(
             f"Coordinators without an email address get no escalation emails "
             f"(they still see them in the admin): {', '.join(names)}.",
             hint="Give each coordinator's user an email address in the admin.",
             id="scheduler.W010",
-        )
+        ),
     ]

@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from scheduler.checks import check_coordinator_emails
@@ -131,10 +132,14 @@ def test_it_warns_naming_coordinators_without_an_email_address_while_a_scenario_
     assert check_coordinator_emails() == []  # no scenario escalates yet
     escalating_scenario()
 
-    [warning] = check_coordinator_emails()
+    with override_settings(SITE_URL="https://varsler.example.org"):
+        [warning] = check_coordinator_emails()
+    with override_settings(SITE_URL=""):
+        ids = {w.id for w in check_coordinator_emails()}
 
     assert warning.id == "scheduler.W010"
     assert "ola" in warning.msg and "kari" not in warning.msg
+    assert ids == {"scheduler.W010", "scheduler.W011"}
 
 
 def test_it_counts_escalations_per_scenario_in_the_report() -> None:
