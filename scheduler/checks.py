@@ -9,7 +9,7 @@ from sqlite3 import dbapi2
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from scheduler.push import BACKEND_ALIASES, backend_path, http_common
@@ -147,13 +147,21 @@ def check_sqlite_version(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     ]
 
 
-@register()
-def check_coordinator_emails(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Escalations are emailed: a coordinator without an address only sees them in the admin."""
+@register(Tags.database)
+def check_coordinator_emails(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Escalations are emailed: a coordinator without an address only sees them in the admin.
+
+    It reads the database, so it runs where Django runs database checks:
+    `migrate` and `check --database default`.
+    """
     from django.db import DatabaseError
 
     from scheduler.models import Coordinator, Scenario
 
+    if not databases:
+        return []
     try:
         if not Scenario.objects.filter(escalate_after_days__isnull=False).exists():
             return []

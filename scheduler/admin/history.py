@@ -101,6 +101,7 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
                     "created_at",
                     "due_at",
                     "dispatched_at",
+                    "finished_at",
                     "opened_at",
                     "attempts",
                     "next_attempt_at",
