@@ -142,3 +142,16 @@ def test_it_prints_development_emails_on_stderr_so_json_output_stays_one_object(
     captured = capsys.readouterr()
     assert prompt.activity.contact_ref in captured.err
     assert prompt.activity.contact_ref not in captured.out
+
+
+def test_it_escalates_only_the_run_chapters_concerns_on_a_coordinators_run_now() -> None:
+    oslo, bergen = factories.chapter("Oslo"), factories.chapter("Bergen")
+    scenario = escalating_scenario()
+    mine = finished_prompt(scenario, oslo, NOW)
+    theirs = finished_prompt(scenario, bergen, NOW)
+
+    run_dispatch(now=NOW, chapter_ids=[oslo.pk])
+
+    assert set(Escalation.objects.values_list("prompt_id", flat=True)) == {mine.pk}
+    run_dispatch(now=NOW)
+    assert set(Escalation.objects.values_list("prompt_id", flat=True)) == {mine.pk, theirs.pk}
