@@ -47,9 +47,15 @@ def run_escalation(
     followed = created = 0
     try:
         followed = mark_followed_up(now)
-        created = sum(claim(s, run, now, chapter_ids) for s in scenarios.values() if escalates(s))
     except Exception:
-        logger.exception("escalation: could not claim; the next run tries again")
+        logger.exception("escalation: could not mark follow-ups; the next run tries again")
+    for scenario in scenarios.values():
+        if not escalates(scenario):
+            continue
+        try:
+            created += claim(scenario, run, now, chapter_ids)
+        except Exception:  # one scenario's failure leaves the others their escalations
+            logger.exception("escalation: could not claim for scenario %s", scenario.pk)
     try:
         take_over_unsent(run)
         sent, failed = mail.notify(run.pk, now)
