@@ -15,6 +15,7 @@ from scheduler.models import (
     Coordinator,
     DeviceToken,
     DispatchRun,
+    Escalation,
     PeerMentor,
     PromptHistory,
     Scenario,
@@ -22,6 +23,7 @@ from scheduler.models import (
 
 # Children first, so a DELETE never has to check rows that are about to go anyway.
 SCHEDULER_MODELS: tuple[type[models.Model], ...] = (
+    Escalation,
     PromptHistory,
     DeviceToken,
     Activity,

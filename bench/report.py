@@ -18,7 +18,7 @@ def target(name: str, goal: str, value: float | None, met: bool, detail: str) ->
 
 def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    sizes: Sequence[Mapping[str, Any]] = results["evaluation"]
+    sizes: Sequence[Mapping[str, Any]] = results.get("evaluation", [])
     if sizes:
         largest = max(sizes, key=lambda f: f["activities"])
         smallest = min(sizes, key=lambda f: f["activities"])
@@ -68,7 +68,10 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 f"{dry['prompts']:,} prompts; same output: {dry['floor_agrees']}",
             )
         )
-    for run in results["dispatch"]["runs"]:
+    escalation = results.get("escalation")
+    if escalation:
+        found.append(escalation_target(escalation))
+    for run in results.get("dispatch", {}).get("runs", []):
         if run["concurrency"] not in DISPATCH_TARGET_CONCURRENCIES:
             continue
         fraction = run["fraction_of_bound"]
@@ -84,6 +87,30 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             )
         )
     return found
+
+
+def escalation_target(figure: Mapping[str, Any]) -> dict[str, Any]:
+    ratio = figure["vs_floor"]
+    return target(
+        f"escalation step at {figure['history']:,} history rows",
+        f"<= {FLOOR_RATIO_TARGET:g}x the floor",
+        ratio,
+        ratio is not None and ratio <= FLOOR_RATIO_TARGET and figure["floor_agrees"],
+        f"{figure['step_seconds']}s vs {figure['floor_seconds']}s floor "
+        f"(runs {figure['step_runs']} vs {figure['floor_runs']}), "
+        f"{figure['escalated']:,} escalated; same rows: {figure['floor_agrees']}",
+    )
+
+
+def format_escalation_report(results: Mapping[str, Any]) -> str:
+    """The report of a run that measured the escalation step only."""
+    lines = ["Escalation step (follow-ups + one claiming INSERT per scenario), best of runs"]
+    for t in results["targets"]:
+        lines.append(
+            f"  [{'met' if t['met'] else 'MISSED'}] {t['name']}: {t['value']} "
+            f"(target {t['target']}) - {t['detail']}"
+        )
+    return "\n".join(lines)
 
 
 def shares(run: Mapping[str, Any]) -> list[str]:

@@ -17,7 +17,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from bench import dataset, dispatch, dry_run, evaluation, floor, naive, report, rss
+from bench import dataset, dispatch, dry_run, escalation, evaluation, floor, naive, report, rss
 from bench.latency_server import latency_server
 from bench.machine import cpu_shares, cpu_ticks, describe_machine
 from bench.send_then_save import send_then_save_loop
@@ -39,6 +39,8 @@ class Options:
     send_then_save_sample: int = 300
     dry_run_size: int = 200_000
     bad_every: int = 100
+    escalation_history: int = 1_000_000
+    only_escalation: bool = False
     seed: int = 20_240_601
     profile_dir: Path | None = None
 
@@ -56,10 +58,16 @@ def run_benchmark(options: Options, say: Say) -> dict[str, object]:
     # holding prompts back: the figures are the evaluation's and the sending's own.
     with override_settings(DEBUG=False, QUIET_HOURS=None, MAX_PROMPTS_PER_MENTOR_PER_DAY=0):
         now = timezone.now().replace(microsecond=0)
+        if options.only_escalation:
+            results["escalation"] = measure_escalation(now, options, say)
+            results["targets"] = report.targets(results)
+            return results
         results["evaluation"] = [measure_size(size, now, options, say) for size in options.sizes]
         if options.dry_run_size:
             results["dry_run"] = measure_dry_run(options.dry_run_size, now, options, say)
         results["dispatch"] = measure_dispatch(options, say)
+        if options.escalation_history:
+            results["escalation"] = measure_escalation(now, options, say)
     results["targets"] = report.targets(results)
     return results
 
@@ -150,6 +158,10 @@ def measure_dry_run(size: int, now: datetime, options: Options, say: Say) -> dic
         f"floor {figure['floor_seconds']}s ({figure['vs_floor']}x), {figure['prompts']:,} prompts"
     )
     return figure
+
+
+def measure_escalation(now: datetime, options: Options, say: Say) -> dict[str, object]:
+    return escalation.measure(options.escalation_history, now, options.repeat, options.seed, say)
 
 
 def profile_evaluation(now: datetime, size: int, directory: Path) -> Path:

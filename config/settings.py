@@ -258,6 +258,38 @@ def _parse_quiet_hours(value: str) -> tuple[time, time] | None:
 
 QUIET_HOURS = _parse_quiet_hours(env.str("QUIET_HOURS", default=""))
 MAX_PROMPTS_PER_MENTOR_PER_DAY = env.int("MAX_PROMPTS_PER_MENTOR_PER_DAY", default=0)
+# --- Escalation and email ---------------------------------------------------
+# A concern whose escalation moment is older than this is never escalated: switching
+# escalation on does not flood coordinators with old history.
+ESCALATION_LOOKBACK_DAYS = env.int("ESCALATION_LOOKBACK_DAYS", default=14)
+# Links in coordinators' emails start with this (scheme and host of the admin).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+# EMAIL_URL (smtp+tls://user:password@host:587) sets the backend and the EMAIL_HOST* family
+# at once; otherwise they are read one by one. Development prints emails on stderr.
+_email = env.email_url("EMAIL_URL") if env.str("EMAIL_URL", default="") else {}
+EMAIL_BACKEND = _email.get("EMAIL_BACKEND") or env.str(
+    "EMAIL_BACKEND",
+    default="scheduler.escalation.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = _email.get("EMAIL_HOST") or env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = _email.get("EMAIL_PORT") or env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or env.str(
+    "EMAIL_HOST_PASSWORD", default=""
+)
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS") or env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL") or env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# The file-based backend writes each run's emails to a file in this folder.
+EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH") or env.str(
+    "EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-emails")
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="scheduler@localhost")
+if ESCALATION_LOOKBACK_DAYS < 1:
+    raise ImproperlyConfigured("ESCALATION_LOOKBACK_DAYS must be 1 or more.")
+
 # --- Coordinator report and health ----------------------------------------
 # A mentor's activity for the prompted contact this many days after the prompt counts as follow-up.
 FOLLOW_UP_WINDOW_DAYS = env.int("FOLLOW_UP_WINDOW_DAYS", default=7)

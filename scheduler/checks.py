@@ -9,7 +9,7 @@ from sqlite3 import dbapi2
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
@@ -180,3 +180,53 @@ def check_working_day_calendars(
                 )
             )
     return errors
+
+
+@register(Tags.database)
+def check_coordinator_emails(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Escalations are emailed: a coordinator without an address only sees them in the admin.
+
+    It reads the database, so it runs where Django runs database checks:
+    `migrate` and `check --database default`.
+    """
+    from django.db import DatabaseError
+
+    from scheduler.models import Coordinator, Scenario
+
+    if not databases:
+        return []
+    try:
+        if not Scenario.objects.filter(escalate_after_days__isnull=False).exists():
+            return []
+        silent = (
+            Coordinator.objects.filter(user__is_active=True, chapters__isnull=False)
+            .filter(user__email__regex=r"^\s*$")
+            .values_list("user__username", flat=True)
+            .distinct()
+            .order_by("user__username")
+        )
+        names = list(silent)
+    except DatabaseError:  # not migrated yet, or no database: nothing to say
+        return []
+    found: list[CheckMessage] = []
+    if not settings.SITE_URL:
+        found.append(
+            Warning(
+                "SITE_URL is not set: the links in escalation emails are paths without a host.",
+                hint="Set SITE_URL to the admin's scheme and host, e.g. https://varsler.example.org.",
+                id="scheduler.W011",
+            )
+        )
+    if not names:
+        return found
+    return [
+        *found,
+        Warning(
+            f"Coordinators without an email address get no escalation emails "
+            f"(they still see them in the admin): {', '.join(names)}.",
+            hint="Give each coordinator's user an email address in the admin.",
+            id="scheduler.W010",
+        ),
+    ]

@@ -25,6 +25,7 @@ DELAY_DAYS_MAX = 90
 WORKING_DAYS_MAX = 60
 CLOSED_PERIOD_MAX_DAYS = 366
 LOOKBACK_DAYS_MAX = 60
+ESCALATE_AFTER_DAYS_MAX = 30
 # FCM and APNs tokens are a few hundred ASCII characters. The cap keeps the
 # unique index within PostgreSQL's b-tree row limit (about 2,700 bytes), which
 # is why a token must also be plain ASCII: one byte a character.
@@ -296,6 +297,17 @@ class Scenario(models.Model):
             "How long after the due time a prompt may still be sent; older ones are too late."
         ),
     )
+    escalate_after_days = models.PositiveSmallIntegerField(
+        _("tell the coordinators after (days)"),
+        null=True,
+        blank=True,
+        default=None,
+        validators=[MinValueValidator(1), MaxValueValidator(ESCALATE_AFTER_DAYS_MAX)],
+        help_text=_(
+            "Email the chapter's coordinators when the mentor has logged no later activity "
+            "for the contact this many days after the prompt. Leave empty to switch it off."
+        ),
+    )
     title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH, blank=True)
     body = models.CharField(_("message"), max_length=BODY_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -313,6 +325,13 @@ class Scenario(models.Model):
             models.CheckConstraint(
                 condition=models.Q(lookback_days__gte=1, lookback_days__lte=LOOKBACK_DAYS_MAX),
                 name="scenario_lookback_days_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(escalate_after_days__isnull=True)
+                | models.Q(
+                    escalate_after_days__gte=1, escalate_after_days__lte=ESCALATE_AFTER_DAYS_MAX
+                ),
+                name="scenario_escalate_after_days_range",
             ),
         ]
 
@@ -454,6 +473,9 @@ class PromptHistory(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    # When the prompt reached dispatched, failed or skipped (for dispatched: dispatched_at);
+    # escalation counts from here.
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True, default=None)
     opened_at = models.DateTimeField(_("opened in the app"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True, default="")
@@ -490,7 +512,14 @@ class PromptHistory(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="prompt_status_next"),
             models.Index(fields=["peer_mentor", "dispatched_at"], name="prompt_mentor_dispatched"),
             models.Index(fields=["created_at"], name="prompt_created"),
+            # Escalation: a scenario's finished prompts within a window.
+            models.Index(fields=["scenario", "finished_at"], name="prompt_scenario_finished"),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_status_display()}"
+
+
+# Kept in its own module; imported here so Django registers it with the app's models.
+from scheduler.escalation.models import Escalation as Escalation  # noqa: E402
+from scheduler.escalation.models import EscalationStatus as EscalationStatus  # noqa: E402

@@ -30,6 +30,7 @@ from django.db.models import (
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from scheduler.escalation.rule import describe_escalation
 from scheduler.models import (
     OCCURRED_AT_EARLIEST,
     Activity,
@@ -288,7 +289,7 @@ def describe(scenario: Scenario) -> str:
     """The rule in one sentence, built from the same conditions the query uses."""
     phrases = [c.phrase(scenario) for c in conditions_for(scenario)]
     sentence = ", ".join(p for p in phrases if p)
-    return sentence + "."
+    return sentence + describe_escalation(scenario) + "."
 
 
 def due_activities(

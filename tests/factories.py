@@ -136,6 +136,8 @@ def prompt(
     }
     if status == PromptStatus.DISPATCHED:
         defaults.update(dispatched_at=now, attempts=1)
+    if status in (PromptStatus.DISPATCHED, PromptStatus.FAILED, PromptStatus.SKIPPED):
+        defaults.update(finished_at=fields.get("dispatched_at", now))
     return PromptHistory.objects.create(
         scenario=scenario_, activity=activity_, status=status, **{**defaults, **fields}
     )

@@ -50,12 +50,23 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--naive-sample=50",
         "--send-then-save-sample=10",
         "--dry-run-size=300",
+        "--escalation-history=2000",
         "--repeat=1",
         "--dispatch-repeat=2",
         f"--json={out}",
     )
     assert done.returncode == 0, done.stderr
     return {"json": json.loads(out.read_text()), "stdout": done.stdout}
+
+
+def test_it_times_the_escalation_step_against_its_floor(figures: dict[str, Any]) -> None:
+    figure = figures["json"]["escalation"]
+    assert figure["history"] == 2000
+    assert figure["escalated"] > 0
+    assert figure["floor_agrees"] is True
+    assert figure["step_seconds"] > 0 and figure["floor_seconds"] > 0
+    names = [t["name"] for t in figures["json"]["targets"]]
+    assert "escalation step at 2,000 history rows" in names
 
 
 def test_it_reports_the_machine(figures: dict[str, Any]) -> None:
@@ -125,6 +136,7 @@ def test_it_states_each_target_met_or_missed(figures: dict[str, Any]) -> None:
         "evaluation vs floor at 400",
         "peak RSS 400 vs 200",
         "dry run --json at 300",
+        "escalation step at 2,000 history rows",
         "dispatch at concurrency 16",
         "dispatch at concurrency 64",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from scheduler.admin import (  # noqa: F401
     activities,
     closed_periods,
+    escalations,
     history,
     mentors,
     runs,

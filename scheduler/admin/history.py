@@ -101,6 +101,7 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
                     "created_at",
                     "due_at",
                     "dispatched_at",
+                    "finished_at",
                     "opened_at",
                     "attempts",
                     "next_attempt_at",
@@ -161,7 +162,10 @@ class PromptHistoryAdmin(ReadOnlyMixin, ChapterScopedAdmin):
         # The same row goes back to "to retry": the unique triple never gets a second row,
         # and the next run takes it over with its usual compare-and-set.
         retried = queryset.filter(status=PromptStatus.FAILED).update(
-            status=PromptStatus.RETRY, next_attempt_at=timezone.now(), needs_review=False
+            status=PromptStatus.RETRY,
+            next_attempt_at=timezone.now(),
+            needs_review=False,
+            finished_at=None,
         )
         self.message_user(
             request,

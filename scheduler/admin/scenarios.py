@@ -43,6 +43,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
         "sent_30_days",
         "opened_30_days",
         "followed_up_30_days",
+        "escalated_30_days",
         "preview_link",
     ]
     list_display_links = ["name"]
@@ -61,6 +62,7 @@ class ScenarioAdmin(ChapterScopedAdmin):
                     "requires_wellbeing_concern",
                     "skip_if_followed_up",
                     "lookback_days",
+                    "escalate_after_days",
                 ]
             },
         ),
@@ -89,6 +91,10 @@ class ScenarioAdmin(ChapterScopedAdmin):
     @admin.display(description=_("followed up (30 days)"))
     def followed_up_30_days(self, scenario: Scenario) -> str:
         return figures_of(scenario).followed_up_text
+
+    @admin.display(description=_("escalated (30 days)"))
+    def escalated_30_days(self, scenario: Scenario) -> int:
+        return getattr(scenario, "report_escalated", 0)
 
     @admin.display(description=_("preview"))
     def preview_link(self, scenario: Scenario) -> str:
@@ -225,9 +231,11 @@ class FiguresChangeList(ChangeList):
         super().get_results(request)
         ids = [scenario.pk for scenario in self.result_list]
         rows = report.scenario_report(request.user, report.DEFAULT_DAYS, scenario_ids=ids)
-        by_id = {row.scenario_id: row.figures for row in rows}
+        by_id = {row.scenario_id: row for row in rows}
         for scenario in self.result_list:
-            scenario.report_figures = by_id.get(scenario.pk, report.Figures())
+            row = by_id.get(scenario.pk)
+            scenario.report_figures = row.figures if row else report.Figures()
+            scenario.report_escalated = row.escalated if row else 0
 
 
 def figures_of(scenario: Scenario) -> report.Figures:

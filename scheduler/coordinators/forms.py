@@ -35,6 +35,7 @@ class ScenarioForm(forms.ModelForm):
             "requires_wellbeing_concern",
             "skip_if_followed_up",
             "lookback_days",
+            "escalate_after_days",
             "title",
             "body",
         ]

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
+    Count,
     DateTimeField,
     ExpressionWrapper,
     F,
@@ -36,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from scheduler import access
-from scheduler.models import Activity, PromptHistory, PromptStatus, Scenario
+from scheduler.models import Activity, Escalation, PromptHistory, PromptStatus, Scenario
 
 DEFAULT_DAYS = 30
 CHART_DAYS = 84  # twelve weeks on the scenario page
@@ -63,6 +64,8 @@ class ScenarioRow:
     scenario_id: int
     name: str
     figures: Figures
+    # Concerns escalated to coordinators in the period (scheduler/escalation).
+    escalated: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         f = self.figures
@@ -73,6 +76,7 @@ class ScenarioRow:
             "opened": f.opened,
             "followed_up": f.followed_up,
             "median_follow_up_hours": f.median_follow_up_hours,
+            "escalated": self.escalated,
         }
 
 
@@ -254,10 +258,24 @@ def scenario_report(
         scenarios = scenarios.filter(pk__in=list(scenario_ids))
         qs = qs.filter(scenario_id__in=list(scenario_ids))
     figures = grouped(qs, start, "scenario_id")
+    escalated = escalated_per_scenario(user, start, scenario_ids)
     return [
-        ScenarioRow(pk, name, figures.get((pk,), Figures()))
+        ScenarioRow(pk, name, figures.get((pk,), Figures()), escalated.get(pk, 0))
         for pk, name in scenarios.values_list("pk", "name")
     ]
+
+
+def escalated_per_scenario(
+    user: access.User | None, start: datetime, scenario_ids: Collection[int] | None = None
+) -> dict[int, int]:
+    """Escalations created since `start`, per scenario, of the user's chapters: one query."""
+    qs = Escalation.objects.filter(created_at__gte=start)
+    if user is not None:
+        qs = qs.filter(access.in_chapters(user, "prompt__peer_mentor__chapter"))
+    if scenario_ids is not None:
+        qs = qs.filter(prompt__scenario_id__in=list(scenario_ids))
+    rows = qs.values_list("prompt__scenario_id").annotate(n=Count("pk")).order_by()
+    return dict(rows)
 
 
 def weekly(

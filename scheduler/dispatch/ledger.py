@@ -40,6 +40,9 @@ from scheduler.dispatch.sending import ClaimedPrompt, PromptResult
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import DuePrompt, describe
 
+# The statuses a prompt ends in; `finished_at` records when it got there.
+FINISHED = (PromptStatus.DISPATCHED, PromptStatus.FAILED, PromptStatus.SKIPPED)
+
 logger = logging.getLogger(__name__)
 
 
@@ -213,6 +216,8 @@ def history_changes(result: PromptResult) -> dict[str, object]:
     changes: dict[str, object] = {"status": result.status, "last_error": result.error[:2000]}
     if result.status == PromptStatus.DISPATCHED:
         changes["dispatched_at"] = result.finished_at
+    if result.status in FINISHED:
+        changes["finished_at"] = result.finished_at
     if result.misconfigured:
         # Not the prompt's fault: the attempt does not count against it.
         changes["attempts"] = result.prompt.attempt - 1

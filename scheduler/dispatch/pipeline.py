@@ -28,6 +28,7 @@ from scheduler.dispatch.lifecycle import ERRORS, Lifecycle, Why
 from scheduler.dispatch.policy import Admission
 from scheduler.dispatch.sending import ClaimedPrompt, PromptResult, SendPool
 from scheduler.dispatch.summary import DispatchSummary, Tally
+from scheduler.escalation.step import run_escalation
 from scheduler.models import DeviceToken, DispatchRun, PromptStatus, Scenario
 from scheduler.monitoring import metrics, ping
 from scheduler.push import BasePushBackend, get_backend
@@ -75,6 +76,7 @@ def run_dispatch(
     try:
         with Lease(run, conf.lease_seconds) as dispatch.lease:
             dispatch.loop()
+            run_escalation(run, scenarios, now, chapter_ids, say)  # 8. never raises
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         raise

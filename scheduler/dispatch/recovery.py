@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import due_activities, lookback_of
@@ -47,8 +48,13 @@ def expired_runs(now: datetime) -> QuerySet[DispatchRun, Any]:
 IN_DOUBT_ERROR = "The run stopped while sending; delivery unknown, not resent to avoid a duplicate."
 
 
-def flag_in_doubt(rows: QuerySet[PromptHistory]) -> int:
-    return rows.update(status=PromptStatus.FAILED, needs_review=True, last_error=IN_DOUBT_ERROR)
+def flag_in_doubt(rows: QuerySet[PromptHistory], now: datetime | None = None) -> int:
+    return rows.update(
+        status=PromptStatus.FAILED,
+        needs_review=True,
+        last_error=IN_DOUBT_ERROR,
+        finished_at=now or timezone.now(),
+    )
 
 
 def give_back_unsent(run: DispatchRun, prompt_ids: Collection[int], now: datetime) -> None:
@@ -79,7 +85,7 @@ def flag_sends_of_dead_runs(now: datetime) -> int:
     """
     started = Q(status=PromptStatus.PENDING, sending_started_at__isnull=False)
     dead = Q(sending_started_at__lt=stale_cutoff(now)) | Q(run__in=expired_runs(now))
-    return flag_in_doubt(PromptHistory.objects.filter(started & dead))
+    return flag_in_doubt(PromptHistory.objects.filter(started & dead), now)
 
 
 def scenarios_with_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> list[int]:
@@ -101,7 +107,9 @@ def close_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> tuple[in
         scenario = scenarios[pk]
         reclaimable = PromptHistory.objects.filter(reclaimable_q(now), scenario_id=pk)
         failed += reclaimable.filter(due_at__lt=now - lookback_of(scenario)).update(
-            status=PromptStatus.FAILED, last_error="Too late: outside the scenario's lookback."
+            status=PromptStatus.FAILED,
+            last_error="Too late: outside the scenario's lookback.",
+            finished_at=now,
         )
         still_due = due_activities(
             scenario, now, with_deferred=True, reclaimable=reclaimable_q(now)
@@ -109,5 +117,6 @@ def close_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> tuple[in
         skipped += reclaimable.exclude(activity_id__in=still_due.values("pk")).update(
             status=PromptStatus.SKIPPED,
             last_error="No longer due: the rule no longer holds for this activity.",
+            finished_at=now,
         )
     return failed, skipped

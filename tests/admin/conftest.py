@@ -14,6 +14,8 @@ from scheduler.models import Chapter, Coordinator
 from tests import factories
 
 PASSWORD = "a-long-test-password"
+# What the escalation migration adds to the Coordinator group.
+ESCALATION_PERMISSIONS = ["view_escalation", "change_escalation"]
 
 
 @dataclass
@@ -43,7 +45,11 @@ def coordinator_group() -> Group:
         group.permissions.set(
             Permission.objects.filter(
                 content_type__app_label="scheduler",
-                codename__in=[*migration.PERMISSIONS, *working_days.PERMISSIONS],
+                codename__in=[
+                    *migration.PERMISSIONS,
+                    *working_days.PERMISSIONS,
+                    *ESCALATION_PERMISSIONS,
+                ],
             )
         )
     return group

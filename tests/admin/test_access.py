@@ -151,6 +151,8 @@ def test_it_gives_coordinators_exactly_their_permissions(db: None) -> None:
         "view_prompthistory",
         "view_dispatchrun",
         "run_dispatch_now",
+        "view_escalation",
+        "change_escalation",
     }
 
 

@@ -129,6 +129,7 @@ def test_it_lists_scenarios_without_prompts_as_zero() -> None:
         "opened": 0,
         "followed_up": 0,
         "median_follow_up_hours": None,
+        "escalated": 0,
     }
 
 

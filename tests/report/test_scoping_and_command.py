@@ -59,6 +59,7 @@ def test_it_prints_only_one_json_list_on_stdout() -> None:
             "opened": 1,
             "followed_up": 0,
             "median_follow_up_hours": None,
+            "escalated": 0,
         }
     ]
     assert err.getvalue() == ""

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 
 from bench import database
-from bench.report import format_report
+from bench.report import format_escalation_report, format_report
 from bench.runner import Options, run_benchmark
 
 RESULTS_DIR = Path(settings.BASE_DIR) / "bench-results"
@@ -64,6 +64,16 @@ class Command(BaseCommand):
             metavar="ACTIVITIES",
             help="Activities for timing run_dispatch --dry-run --json against its floor (0: skip).",
         )
+        parser.add_argument(
+            "--escalation-history",
+            type=int,
+            default=1_000_000,
+            metavar="PROMPTS",
+            help="History rows for timing the escalation step against its floor (0: skip).",
+        )
+        parser.add_argument(
+            "--only-escalation", action="store_true", help="Measure the escalation step only."
+        )
         parser.add_argument("--json", metavar="PATH", help="Also write the figures as JSON.")
         parser.add_argument(
             "--profile", action="store_true", help="cProfile the largest evaluation."
@@ -94,11 +104,14 @@ class Command(BaseCommand):
             concurrencies=int_list(options["concurrency"]),
             send_then_save_sample=options["send_then_save_sample"],
             dry_run_size=options["dry_run_size"],
+            escalation_history=options["escalation_history"],
+            only_escalation=options["only_escalation"],
             profile_dir=RESULTS_DIR if options["profile"] else None,
         )
         self.prepare_database(create=options["create_database"], force=options["force"])
         results = run_benchmark(bench_options, say=lambda m: sys.stderr.write(m + "\n"))
-        self.stdout.write(format_report(results))
+        report = format_escalation_report if options["only_escalation"] else format_report
+        self.stdout.write(report(results))
         if options["json"]:
             path = Path(options["json"])
             path.parent.mkdir(parents=True, exist_ok=True)

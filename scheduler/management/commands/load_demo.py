@@ -33,6 +33,7 @@ SCENARIOS = [
         "requires_wellbeing_concern": True,
         "skip_if_followed_up": True,
         "lookback_days": 7,
+        "escalate_after_days": 5,
         "title": "Tid for å sjekke inn",
         "body": "Det er tre dager siden en førstekontakt med bekymring. Ta gjerne kontakt igjen.",
     },
@@ -169,6 +170,7 @@ class Command(BaseCommand):
                 created_at=sent_at,
                 due_at=sent_at,
                 dispatched_at=sent_at,
+                finished_at=sent_at,
                 opened_at=sent_at + timedelta(hours=2) if (week + seed) % 3 else None,
                 attempts=1,
                 title=scenario.title,
@@ -185,7 +187,7 @@ class Command(BaseCommand):
     def _coordinator(self, chapter: Chapter) -> None:
         User = get_user_model()
         user, created = User.objects.get_or_create(
-            username="koordinator", defaults={"is_staff": True}
+            username="koordinator", defaults={"is_staff": True, "email": "koordinator@example.org"}
         )
         if created:
             user.set_password(DEMO_PASSWORD)

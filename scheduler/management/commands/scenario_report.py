@@ -87,6 +87,7 @@ def line(row: ScenarioRow) -> str:
             _("opened %(rate)s") % {"rate": f.opened_text},
             _("followed up %(rate)s") % {"rate": f.followed_up_text},
             _("median %(median)s") % {"median": median},
+            _("escalated %(n)d") % {"n": row.escalated},
         ]
     )
 
