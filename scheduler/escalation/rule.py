@@ -17,7 +17,16 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from scheduler.models import Activity, Escalation, PromptHistory, PromptStatus, Scenario
+from scheduler.models import (
+    OCCURRED_AT_EARLIEST,
+    Activity,
+    DelayUnit,
+    Escalation,
+    PromptHistory,
+    PromptStatus,
+    Scenario,
+)
+from scheduler.workdays import Calendars
 
 # A prompt is finished once it was sent, or closed without the mentor necessarily seeing it.
 FINISHED = (PromptStatus.DISPATCHED, PromptStatus.FAILED, PromptStatus.SKIPPED)
@@ -36,27 +45,57 @@ def lookback() -> timedelta:
     return timedelta(days=settings.ESCALATION_LOOKBACK_DAYS)
 
 
-def escalates_at(scenario: Scenario, finished_at: datetime) -> datetime:
-    """The moment a prompt finished at `finished_at` escalates, if not followed up by then."""
+def in_working_days(scenario: Scenario) -> bool:
+    return scenario.delay_unit == DelayUnit.WORKING_DAYS
+
+
+def escalates_at(
+    scenario: Scenario,
+    finished_at: datetime,
+    chapter_id: int | None = None,
+    calendars: Calendars | None = None,
+) -> datetime:
+    """The moment a prompt finished at `finished_at` escalates, if not followed up by then:
+    `escalate_after_days` later in the scenario's unit, in the calendar of `chapter_id`."""
     assert scenario.escalate_after_days is not None
-    return finished_at + timedelta(days=scenario.escalate_after_days)
+    if not in_working_days(scenario):
+        return finished_at + timedelta(days=scenario.escalate_after_days)
+    calendar = (calendars or Calendars.load()).for_chapter(chapter_id)
+    return calendar.add_working_days(finished_at, scenario.escalate_after_days)
 
 
 def finished_window(scenario: Scenario, now: datetime) -> tuple[datetime, datetime]:
-    """The `finished_at` range whose escalation moment lies in [now - lookback, now].
-
-    The one place that counts `escalate_after_days`: 24-hour days here, the
-    inverse of `escalates_at`. Both ends inclusive.
-    """
+    """In 24-hour days, the `finished_at` range whose escalation moment lies in
+    [now - lookback, now], the inverse of `escalates_at`. Both ends inclusive."""
     assert scenario.escalate_after_days is not None
     after = timedelta(days=scenario.escalate_after_days)
     latest = now - after
     return latest - lookback(), latest
 
 
+# Matches no row through the index: a calendar without working days escalates nobody.
+NOTHING = Q(finished_at__lt=OCCURRED_AT_EARLIEST)
+
+
 def _in_window(scenario: Scenario, now: datetime) -> Q:
-    earliest, latest = finished_window(scenario, now)
-    return Q(finished_at__gte=earliest, finished_at__lte=latest)
+    """The one place that counts `escalate_after_days` for the query.
+
+    In working days the inverse of the working-day map, a few `finished_at` ranges per
+    distinct closed-day calendar, computed here, never per row.
+    """
+    if not in_working_days(scenario):
+        earliest, latest = finished_window(scenario, now)
+        return Q(finished_at__gte=earliest, finished_at__lte=latest)
+    assert scenario.escalate_after_days is not None
+    found = Calendars.load().window_q(
+        "finished_at",
+        "peer_mentor__chapter_id",
+        now - lookback(),
+        now,
+        scenario.escalate_after_days,
+        scenario.chapter_id,
+    )
+    return NOTHING if found is None else found
 
 
 def later_activity(now: datetime) -> QuerySet[Activity]:
@@ -82,10 +121,15 @@ def _days(n: int) -> str:
     return ngettext("%(n)d day", "%(n)d days", n) % {"n": n}
 
 
+def _working_days(n: int) -> str:
+    return ngettext("%(n)d working day", "%(n)d working days", n) % {"n": n}
+
+
 def _phrase(scenario: Scenario) -> str:
     assert scenario.escalate_after_days is not None
+    count = _working_days if in_working_days(scenario) else _days
     return _("and tell the coordinators if not followed up within %(days)s") % {
-        "days": _days(scenario.escalate_after_days)
+        "days": count(scenario.escalate_after_days)
     }
 
 

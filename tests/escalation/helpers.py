@@ -14,7 +14,7 @@ AFTER_DAYS = 5
 
 
 def escalating_scenario(**fields: object) -> Scenario:
-    return factories.scenario(escalate_after_days=AFTER_DAYS, **fields)
+    return factories.scenario(**{"escalate_after_days": AFTER_DAYS, **fields})
 
 
 def finished_prompt(
