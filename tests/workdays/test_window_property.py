@@ -12,7 +12,8 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.dispatch.pipeline import TOO_LATE_WITHIN, run_dispatch
+from scheduler.dispatch.dry_run import TOO_LATE_WITHIN
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.models import ClosedPeriod, DelayUnit
 from scheduler.rules import due_activities
 from tests import factories as f
