@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from scheduler.models import Escalation, EscalationStatus
 from tests.admin.conftest import World, make_coordinator
-from tests.escalation.helpers import escalating_scenario, finished_prompt
+from tests.escalation.concerns import escalating_scenario, finished_prompt
 
 pytestmark = pytest.mark.django_db
 

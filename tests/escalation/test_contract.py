@@ -23,7 +23,7 @@ from scheduler.dispatch.recovery import close_reclaimable
 from scheduler.models import DispatchRun, Escalation, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import DuePrompt
 from tests import factories
-from tests.escalation.helpers import coordinator, escalating_scenario, finished_prompt
+from tests.escalation.concerns import coordinator, escalating_scenario, finished_prompt
 
 pytestmark = pytest.mark.django_db
 

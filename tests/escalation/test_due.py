@@ -13,7 +13,7 @@ from scheduler.escalation.rule import due_escalations, escalates_at, finished_wi
 from scheduler.models import Escalation, EscalationStatus, PromptStatus
 from scheduler.rules import describe
 from tests import factories
-from tests.escalation.helpers import (
+from tests.escalation.concerns import (
     AFTER_DAYS,
     DAY,
     coordinator,

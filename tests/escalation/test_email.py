@@ -17,7 +17,7 @@ from django.utils import timezone
 from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
 from scheduler.models import Escalation, EscalationStatus, PromptStatus
 from tests import factories
-from tests.escalation.helpers import coordinator, escalating_scenario, finished_prompt
+from tests.escalation.concerns import coordinator, escalating_scenario, finished_prompt
 
 pytestmark = pytest.mark.django_db
 

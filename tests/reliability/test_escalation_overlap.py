@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from scheduler.models import DispatchRun, Escalation
 from tests import factories
-from tests.escalation.helpers import coordinator, escalating_scenario, finished_prompt
+from tests.escalation.concerns import coordinator, escalating_scenario, finished_prompt
 from tests.reliability.children import (
     child_env,
     children_waiting_for_a_lock,
