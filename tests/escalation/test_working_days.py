@@ -12,7 +12,7 @@ from scheduler.escalation.rule import due_escalations, escalates_at
 from scheduler.models import ClosedPeriod, DelayUnit
 from scheduler.rules import describe
 from tests import factories
-from tests.escalation.helpers import escalating_scenario, finished_prompt
+from tests.escalation.concerns import escalating_scenario, finished_prompt
 
 pytestmark = pytest.mark.django_db
 
