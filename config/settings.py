@@ -282,6 +282,9 @@ _TASK_TIMEOUT = DISPATCH_RUN_DEADLINE_SECONDS + 60
 Q_CLUSTER = {
     "name": "scheduler",
     "orm": "default",
+    # Several clusters may share the database: a task waits there until a cluster
+    # has a free worker, instead of in a busy cluster's own queue.
+    "broker_class": "scheduler.queue_broker.FreeWorkerORM",
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": _TASK_TIMEOUT,
     "retry": _TASK_TIMEOUT * 2,
