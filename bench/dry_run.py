@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from bench.floor import scenario_params, scenario_sql
-from scheduler.dispatch.pipeline import TOO_LATE_WITHIN
+from scheduler.dispatch.dry_run import TOO_LATE_WITHIN
 from scheduler.models import Scenario
 
 

@@ -12,14 +12,10 @@ from django.conf import settings
 # Stages 1-2 below the entry point, on purpose: `run_dispatch(dry_run=True)` keeps every
 # prompt in its summary and a real run writes, so only these time the evaluation as the
 # stream a run consumes, and only `evaluate` also yields the held prompts seeding needs.
-from scheduler.dispatch.pipeline import (
-    Admission,
-    Tally,
-    chunked,
-    evaluate,
-    load_scenarios,
-    run_dispatch,
-)
+from scheduler.dispatch.evaluation import chunked, evaluate, load_scenarios
+from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.dispatch.policy import Admission
+from scheduler.dispatch.summary import Tally
 from scheduler.rules import DuePrompt
 
 

@@ -48,7 +48,7 @@ def run_benchmark(options: Options, say: Say) -> dict[str, object]:
         "machine": describe_machine(),
         "options": {k: v for k, v in asdict(options).items() if k != "profile_dir"},
         "evaluation_method": (
-            "scheduler.dispatch.pipeline.evaluate(...) admitted batch by batch, consumed as a stream; "
+            "scheduler.dispatch.evaluation.evaluate(...) admitted batch by batch, consumed as a stream; "
             "run_dispatch(dry_run=True) timed and measured in its own process alongside"
         ),
     }

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.utils.module_loading import import_string
 
-from scheduler.push import BACKEND_ALIASES, backend_path, http_common
+from scheduler.push import BACKEND_ALIASES, backend_path, config
 
 # With 0 of any of these a run sends nothing, never retries, never stops claiming,
 # or loses its lease before its first claim.
@@ -68,7 +68,7 @@ def check_api_key_set_url(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     """
     if not settings.SUPABASE_URL.strip() or "SUPABASE_URL" in push_backend_requires():
         return []
-    return http_common.service_url_check(
+    return config.service_url_check(
         "SUPABASE_URL",
         hint="The mentor app API fetches its key set from it: "
         "https://<project-ref>.supabase.co, or leave it empty when the API is not used.",

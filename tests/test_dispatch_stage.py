@@ -190,7 +190,7 @@ def test_it_stops_waiting_for_stuck_sends_and_leaves_only_them_in_doubt(settings
 
 
 def test_it_counts_a_prompt_delivered_when_any_device_accepted() -> None:
-    prompt = ClaimedPrompt(1, 2, 3, 4, 1, "T", "B")
+    prompt = ClaimedPrompt(1, 2, 3, 4, "T", "B", 1)
     result = combine(
         prompt,
         [
@@ -207,7 +207,7 @@ def test_it_retries_transient_failures_until_attempts_run_out() -> None:
     outcome = [("t", SendOutcome(Delivery.TRANSIENT, "503"))]
 
     def status(attempt: int) -> PromptStatus:
-        return combine(ClaimedPrompt(1, 2, 3, 4, attempt, "T", "B"), outcome, 3).status
+        return combine(ClaimedPrompt(1, 2, 3, 4, "T", "B", attempt), outcome, 3).status
 
     assert [status(1), status(2), status(3)] == [PromptStatus.RETRY] * 2 + [PromptStatus.FAILED]
 
@@ -221,8 +221,8 @@ def test_it_returns_finished_sends_of_the_pool_without_waiting_for_the_rest() ->
         return SendOutcome.delivered()
 
     with SendPool(Backend(answer), size=2, max_attempts=3) as pool:
-        pool.send(ClaimedPrompt(1, 2, 3, 4, 1, "T", "B"), ["a-token"])
-        pool.send(ClaimedPrompt(2, 2, 3, 5, 1, "T", "B"), ["b-token"])
+        pool.send(ClaimedPrompt(1, 2, 3, 4, "T", "B", 1), ["a-token"])
+        pool.send(ClaimedPrompt(2, 2, 3, 5, "T", "B", 1), ["b-token"])
         first: list[PromptResult] = []
         deadline = time.monotonic() + 5
         while not first and time.monotonic() < deadline:

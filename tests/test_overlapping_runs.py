@@ -11,7 +11,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
+from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.dispatch.summary import DispatchSummary
 from scheduler.models import PromptHistory, PromptStatus
 from scheduler.push import BasePushBackend, PushMessage, SendOutcome
 from tests import factories as f

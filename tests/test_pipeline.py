@@ -10,8 +10,9 @@ import time_machine
 from django.utils import timezone, translation
 
 from scheduler.dispatch.ledger import Ledger
-from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.dispatch.recovery import flag_sends_of_dead_runs
+from scheduler.dispatch.summary import DispatchSummary
 from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.push import SendOutcome, locmem
 from scheduler.rules import DuePrompt, describe

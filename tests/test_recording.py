@@ -9,7 +9,6 @@ import pytest
 from django.db import DataError, transaction
 from django.utils import timezone
 
-from scheduler.dispatch.bulk_sql import update_rows
 from scheduler.dispatch.ledger import ClaimedPrompt, Ledger
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
 from scheduler.rules import DuePrompt
@@ -140,27 +139,25 @@ def test_it_claims_in_due_order_and_leaves_a_row_another_run_inserted_first() ->
     assert PromptHistory.objects.get(pk=first_elsewhere.id).run == other.run
 
 
-def test_it_sets_a_column_on_only_the_rows_that_name_it_even_to_null() -> None:
+def test_it_writes_a_column_only_on_the_rows_that_name_it() -> None:
     ledger, claimed = claimed_wave(3)
     started = ledger.mark_sending(claimed, NOW)
     PromptHistory.objects.update(next_attempt_at=NOW)
-    cleared, kept, also_kept = started
+    moved, kept, also_kept = started
+    later = NOW + timedelta(minutes=5)
 
-    update_rows(
-        PromptHistory,
+    ledger.write_rows(
         {
-            cleared.id: {"next_attempt_at": None, "last_error": "a"},
-            kept.id: {"last_error": "b"},
-            also_kept.id: {"last_error": "c"},
-        },
-        where="status = %s",
-        params=[PromptStatus.PENDING.value],
+            moved.id: {"status": PromptStatus.RETRY, "next_attempt_at": later, "last_error": "a"},
+            kept.id: {"status": PromptStatus.FAILED, "last_error": "b"},
+            also_kept.id: {"status": PromptStatus.FAILED, "next_attempt_at": None},
+        }
     )
 
     rows = dict(PromptHistory.objects.values_list("pk", "next_attempt_at"))
-    assert rows == {cleared.id: None, kept.id: NOW, also_kept.id: NOW}
+    assert rows == {moved.id: later, kept.id: NOW, also_kept.id: NOW}
     errors = dict(PromptHistory.objects.values_list("pk", "last_error"))
-    assert errors == {cleared.id: "a", kept.id: "b", also_kept.id: "c"}
+    assert errors == {moved.id: "a", kept.id: "b", also_kept.id: ""}
 
 
 @pytest.mark.postgres

@@ -12,8 +12,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
+from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.dispatch.policy import PAUSED
+from scheduler.dispatch.summary import DispatchSummary
 from scheduler.models import Activity, ActivityKind, PromptStatus, Scenario
 from tests import factories as f
 

@@ -22,7 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from jwt import PyJWK, PyJWKSet
 
 from scheduler import bounded_http
-from scheduler.push import http_common
+from scheduler.push import config
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def key_set() -> KeySet:
     global _current
     try:
         # Keys fetched over plain http from another machine could be anyone's.
-        base = http_common.service_url("SUPABASE_URL", settings.SUPABASE_URL)
+        base = config.service_url("SUPABASE_URL", settings.SUPABASE_URL)
     except ImproperlyConfigured as exc:
         raise InvalidToken("SUPABASE_URL is not https") from exc
     url = f"{base}/auth/v1/.well-known/jwks.json"

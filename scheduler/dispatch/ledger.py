@@ -8,122 +8,43 @@ Just before the first request, `sending_started_at` is set the same way, so a
 crash can leave only the prompts that were really in flight in doubt.
 When the send is over, its outcome becomes the row's changes here too, and
 is written only while this run still holds the row.
+
+The claim, the mark and the record are one statement per wave without the
+ORM's cost per row (at high concurrency the loop writes a few hundred rows a
+second from one thread); columns, defaults and conversions still come from the
+model's fields. On PostgreSQL a wave's values travel as one binary array per
+column (`unnest`), bound by the server: the statement's text stays the same
+from wave to wave, and an array in binary costs a fraction of quoting each
+value into the text. RETURNING needs SQLite 3.35 (`scheduler.checks`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from scheduler.dispatch import policy
-from scheduler.dispatch.bulk_sql import (
-    array_cursor,
-    default_connection,
-    insert_ignoring_conflicts,
-    pk_in,
-    update_rows,
-)
 from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.policy import next_attempt_delay
-from scheduler.dispatch.recovery import flag_in_doubt, reclaimable_q
-from scheduler.models import DispatchRun, PeerMentor, PromptHistory, PromptStatus, Scenario
+from scheduler.dispatch.recovery import reclaimable_q
+from scheduler.dispatch.sending import ClaimedPrompt, PromptResult
+from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import DuePrompt, describe
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ClaimedPrompt:
-    id: int
-    peer_mentor_id: int
-    scenario_id: int
-    activity_id: int
-    attempt: int  # this send's attempt number, set by Ledger.mark_sending (0 until then)
-    title: str
-    body: str
-
-
-@dataclass(frozen=True)
-class PromptResult:
-    prompt: ClaimedPrompt
-    status: PromptStatus
-    error: str = ""
-    retry_after: float | None = None
-    dead_tokens: tuple[tuple[str, str], ...] = ()  # (token, reason)
-    finished_at: datetime = field(default_factory=timezone.now)
-    # The backend's configuration is wrong: the prompt waits and the run stops.
-    misconfigured: bool = False
-    # The push service said for sure: delivered, or refused for good. Only such a
-    # result may replace the doubt another run put on the prompt meanwhile.
-    definitive: bool = False
-
-
 # What a run reads back of the rows it claimed: a ClaimedPrompt's fields, attempt aside.
 CLAIMED_COLUMNS = ("id", "peer_mentor_id", "scenario_id", "activity_id", "title", "body")
-
-
-def claimed_prompt(
-    pk: int, peer_mentor_id: int, scenario_id: int, activity_id: int, title: str, body: str
-) -> ClaimedPrompt:
-    return ClaimedPrompt(pk, peer_mentor_id, scenario_id, activity_id, 0, title, body)
-
-
-def in_batch_order(
-    batch: Sequence[DuePrompt], claimed: Iterable[ClaimedPrompt]
-) -> list[ClaimedPrompt]:
-    """The claimed prompts of the batch, oldest due first; any other row is left out."""
-    position = {(p.scenario_id, p.activity_id): i for i, p in enumerate(batch)}
-    mine = [c for c in claimed if (c.scenario_id, c.activity_id) in position]
-    return sorted(mine, key=lambda c: position[(c.scenario_id, c.activity_id)])
-
-
-def history_changes(result: PromptResult) -> dict[str, object]:
-    """The columns a result writes on its history row."""
-    changes: dict[str, object] = {"status": result.status, "last_error": result.error[:2000]}
-    if result.status == PromptStatus.DISPATCHED:
-        changes["dispatched_at"] = result.finished_at
-    if result.misconfigured:
-        # Not the prompt's fault: the attempt does not count against it.
-        changes["attempts"] = result.prompt.attempt - 1
-    if result.status == PromptStatus.RETRY:
-        changes["next_attempt_at"] = result.finished_at + next_attempt_delay(
-            result.prompt.attempt, result.retry_after
-        )
-    return changes
-
-
-def checked_changes(result: PromptResult) -> tuple[PromptResult, dict[str, object]]:
-    """`history_changes`, with whatever a response made unusable turned into a plain retry.
-
-    Everything here comes from a remote server: an absurd value must cost this
-    prompt a normal retry, never the run.
-    """
-    try:
-        return result, history_changes(result)
-    except Exception:
-        logger.exception("unusable result for prompt %s; it is retried", result.prompt.id)
-        fallback = PromptResult(result.prompt, PromptStatus.RETRY, result.error)
-        return fallback, {
-            "status": fallback.status,
-            "last_error": fallback.error[:2000],
-            "next_attempt_at": fallback.finished_at
-            + timedelta(seconds=settings.DISPATCH_RETRY_BASE_SECONDS),
-        }
-
-
-def drop_broken_connection() -> None:
-    """After a failed statement, close the connection if it is dead, so the next
-    statement opens a new one: a run has no request end at which Django would."""
-    if connection.connection is None or connection.in_atomic_block:
-        return
-    if not connection.is_usable():
-        connection.close()
 
 
 # The primary keys pick a wave's rows; the run only confirms they are still ours.
@@ -140,7 +61,6 @@ class Ledger:
     ) -> None:
         self.run = run
         self.conf = conf or DispatchConf.from_settings()
-        self.scenarios = scenarios
         # What a prompt keeps of its scenario, as it was when the prompt was claimed.
         self._texts = {
             pk: {"rule_sentence": describe(s), "title": s.title, "body": s.body}
@@ -158,57 +78,20 @@ class Ledger:
         inserted = self._insert(new, now) if new else []
         if reclaimable:
             self._take_over(reclaimable, now)
-        if reclaimable:
             inserted = self._owned(batch)
         return in_batch_order(batch, inserted)
 
     def _insert(self, prompts: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
         if self.conf.daily_cap:
             with transaction.atomic():
-                prompts = self._within_daily_cap(prompts, now)
+                prompts, capped = policy.within_daily_cap(prompts, now, self.conf.daily_cap)
+                self.capped += capped
                 return self._insert_rows(prompts, now)
         return self._insert_rows(prompts, now)
 
-    def _within_daily_cap(self, prompts: Sequence[DuePrompt], now: datetime) -> list[DuePrompt]:
-        """The prompts that still have a slot today, counted under a lock on their mentors.
-
-        Every claiming run locks a batch's mentors in id order before counting,
-        so runs over different scenarios cannot both take a mentor's last slot
-        (and cannot deadlock); on SQLite the IMMEDIATE transaction serialises
-        them. A prompt already claimed by another run takes no slot here.
-        """
-        limit = self.conf.daily_cap
-        mentor_ids = sorted({p.peer_mentor_id for p in prompts})
-        list(
-            PeerMentor.objects.select_for_update()
-            .filter(pk__in=mentor_ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        used = policy.slots_used(mentor_ids, policy.local_day_start(now))
-        taken = set(
-            PromptHistory.objects.filter(
-                peer_mentor_id__in=mentor_ids, activity_id__in={p.activity_id for p in prompts}
-            ).values_list("scenario_id", "activity_id")
-        )
-        within: list[DuePrompt] = []
-        for prompt in prompts:
-            if (prompt.scenario_id, prompt.activity_id) in taken:
-                continue
-            if used[prompt.peer_mentor_id] >= limit:
-                self.capped += 1
-                continue
-            used[prompt.peer_mentor_id] += 1
-            within.append(prompt)
-        return within
-
     def _insert_rows(self, prompts: Sequence[DuePrompt], now: datetime) -> list[ClaimedPrompt]:
-        common = {
-            "status": PromptStatus.PENDING,
-            "created_at": now,
-            "claimed_at": now,
-            "run_id": self.run.pk,
-        }
+        common = {"status": PromptStatus.PENDING, "created_at": now, "claimed_at": now}
+        common["run_id"] = self.run.pk
         rows = [
             {
                 "peer_mentor_id": p.peer_mentor_id,
@@ -220,8 +103,7 @@ class Ledger:
             for p in prompts
         ]
         # A row another run inserted first is silently left to that run.
-        inserted = insert_ignoring_conflicts(PromptHistory, common, rows, returning=CLAIMED_COLUMNS)
-        return [claimed_prompt(*row) for row in inserted]
+        return [ClaimedPrompt(*row) for row in insert_claims(common, rows)]
 
     def _take_over(self, history_ids: Sequence[int], now: datetime) -> None:
         with transaction.atomic():
@@ -247,7 +129,7 @@ class Ledger:
             sending_started_at__isnull=True,
             activity_id__in={p.activity_id for p in batch},
         ).values_list(*CLAIMED_COLUMNS)
-        return [claimed_prompt(*row) for row in rows]
+        return [ClaimedPrompt(*row) for row in rows]
 
     def mark_sending(self, prompts: Sequence[ClaimedPrompt], now: datetime) -> list[ClaimedPrompt]:
         """Compare-and-set just before the requests: the prompts this run may send now.
@@ -257,35 +139,25 @@ class Ledger:
         """
         if not prompts:
             return []
-        attempt = self._mark_sending([p.id for p in prompts], now)
-        return [replace(p, attempt=attempt[p.id]) for p in prompts if p.id in attempt]
-
-    def _mark_sending(self, ids: list[int], now: datetime) -> dict[int, int]:
-        # Raw SQL because QuerySet.update() cannot return rows; at high
-        # concurrency this statement runs for every few prompts.
-        db = default_connection()
-        table = db.ops.quote_name(PromptHistory._meta.db_table)
-        wave, wave_params = pk_in(PromptHistory, ids, db)  # see bulk_sql: one binary array
-        cursor = array_cursor(db) if db.vendor == "postgresql" else db.cursor()
+        db = connections[DEFAULT_DB_ALIAS]
+        wave, wave_params = pk_in([p.id for p in prompts], db)
         sql = (
-            f"UPDATE {table} SET sending_started_at = %s, attempts = attempts + 1 "
+            f"UPDATE {table(db)} SET sending_started_at = %s, attempts = attempts + 1 "
             f"WHERE {OWNED_BY_RUN} AND status = %s AND sending_started_at IS NULL "
             f"AND {wave} RETURNING id, attempts"
         )
         started = db.ops.adapt_datetimefield_value(now)
-        with cursor:
+        with cursor_for(db) as cursor:
             cursor.execute(sql, [started, self.run.pk, PromptStatus.PENDING.value, *wave_params])
-            return dict(cursor.fetchall())
+            attempt = dict(cursor.fetchall())
+        return [replace(p, attempt=attempt[p.id]) for p in prompts if p.id in attempt]
 
     def record(self, results: Sequence[PromptResult]) -> list[tuple[PromptResult, bool]]:
-        """6. Each outcome on its own row; a failure is logged, never raised.
+        """6. Each outcome on its own row, a wave in one statement; logged, never raised.
 
-        A wave is written in one statement; if that fails, each row is tried
-        on its own so one bad row costs only itself. Returns each result as
-        recorded (one whose changes could not be worked out is a plain retry)
-        with whether its row was written: an outcome whose row this run no
-        longer holds (another run put it in doubt, and the outcome cannot
-        settle that) is left out.
+        If the statement fails each row is tried alone, so a bad row costs only
+        itself. Returns each result as recorded (one whose changes could not be
+        worked out is a plain retry) with whether its row was written.
         """
         checked = [checked_changes(r) for r in results]
         if not checked:
@@ -330,36 +202,208 @@ class Ledger:
         Returns the prompts whose row was left as it was.
         """
         settled = [pk for pk in definitive if pk in changes_by_id]
-        settles, settled_params = (
-            pk_in(PromptHistory, settled, default_connection()) if settled else ("FALSE", [])
-        )
-        # One statement for the wave: at high concurrency a statement per row
-        # is what limits the run. The row's state decides, in that statement.
-        written = update_rows(
-            PromptHistory,
-            changes_by_id,
-            where=f"{OWNED_BY_RUN} AND (status = %s OR (needs_review AND {settles}))",
-            params=[self.run.pk, PromptStatus.PENDING.value, *settled_params],
-            also={"needs_review": False},
-        )
-        return set(changes_by_id) - written
+        return set(changes_by_id) - update_outcomes(self.run.pk, changes_by_id, settled)
 
-    def release(self, prompts: Iterable[ClaimedPrompt], now: datetime) -> None:
-        """Give back claims that were never sent so the next run takes them at once."""
-        unsent = PromptHistory.objects.filter(
-            pk__in=[p.id for p in prompts],
-            run=self.run,
-            status=PromptStatus.PENDING,
-            sending_started_at__isnull=True,
-        )
-        # A never-tried prompt simply disappears from the history and is due again.
-        unsent.filter(attempts=0).delete()
-        unsent.filter(attempts__gt=0).update(status=PromptStatus.RETRY, next_attempt_at=now)
 
-    def give_up_on(self, prompts: Iterable[ClaimedPrompt]) -> int:
-        """Sends still stuck when the run must end: in doubt now, not after the stale timeout."""
-        return flag_in_doubt(
-            PromptHistory.objects.filter(
-                pk__in=[p.id for p in prompts], run=self.run, status=PromptStatus.PENDING
-            )
+# An outcome becomes its row.
+
+
+def history_changes(result: PromptResult) -> dict[str, object]:
+    """The columns a result writes on its history row."""
+    changes: dict[str, object] = {"status": result.status, "last_error": result.error[:2000]}
+    if result.status == PromptStatus.DISPATCHED:
+        changes["dispatched_at"] = result.finished_at
+    if result.misconfigured:
+        # Not the prompt's fault: the attempt does not count against it.
+        changes["attempts"] = result.prompt.attempt - 1
+    if result.status == PromptStatus.RETRY:
+        changes["next_attempt_at"] = result.finished_at + next_attempt_delay(
+            result.prompt.attempt, result.retry_after
         )
+    return changes
+
+
+def checked_changes(result: PromptResult) -> tuple[PromptResult, dict[str, object]]:
+    """`history_changes`, with whatever a response made unusable turned into a plain retry.
+
+    Everything here comes from a remote server: an absurd value must cost this
+    prompt a normal retry, never the run.
+    """
+    try:
+        return result, history_changes(result)
+    except Exception:
+        logger.exception("unusable result for prompt %s; it is retried", result.prompt.id)
+        fallback = PromptResult(result.prompt, PromptStatus.RETRY, result.error)
+        return fallback, {
+            "status": fallback.status,
+            "last_error": fallback.error[:2000],
+            "next_attempt_at": fallback.finished_at
+            + timedelta(seconds=settings.DISPATCH_RETRY_BASE_SECONDS),
+        }
+
+
+def in_batch_order(
+    batch: Sequence[DuePrompt], claimed: Iterable[ClaimedPrompt]
+) -> list[ClaimedPrompt]:
+    """The claimed prompts of the batch, oldest due first; any other row is left out."""
+    position = {(p.scenario_id, p.activity_id): i for i, p in enumerate(batch)}
+    mine = [c for c in claimed if (c.scenario_id, c.activity_id) in position]
+    return sorted(mine, key=lambda c: position[(c.scenario_id, c.activity_id)])
+
+
+def drop_broken_connection() -> None:
+    """After a failed statement, close the connection if it is dead, so the next
+    statement opens a new one: a run has no request end at which Django would."""
+    if connection.connection is None or connection.in_atomic_block:
+        return
+    if not connection.is_usable():
+        connection.close()
+
+
+# The statements. Each takes the thread's connection itself once: `django.db.connection`
+# is a proxy that looks it up on every attribute, which at a few hundred values per
+# statement costs more than converting the values.
+
+
+def insert_claims(
+    common: Mapping[str, object], rows: Sequence[Mapping[str, object]]
+) -> list[tuple[Any, ...]]:
+    """INSERT the claims, skipping any row another run inserted first; returns the claimed.
+
+    Each row names the same columns; `common` holds the values every row
+    shares; any other column gets its field's default, as `bulk_create` would.
+    """
+    if not rows:
+        return []
+    db = connections[DEFAULT_DB_ALIAS]
+    fields = [f for f in PromptHistory._meta.concrete_fields if not f.primary_key]
+    varying = [f for f in fields if f.attname in rows[0]]
+    fixed = [f for f in fields if f.attname not in rows[0]]
+    fixed_values = [
+        f.get_db_prep_save(common[f.attname] if f.attname in common else f.get_default(), db)
+        for f in fixed
+    ]
+    insert = f"INSERT INTO {table(db)} ({', '.join(column(f, db) for f in [*varying, *fixed])})"
+    end = f"ON CONFLICT DO NOTHING RETURNING {', '.join(CLAIMED_COLUMNS)}"
+    if db.vendor == "postgresql":
+        scalars = "".join(f", %s::{cast_type(f, db)}" for f in fixed)
+        arrays = ", ".join(array_of(f, db) for f in varying)
+        params = [*fixed_values, *(values_of(f, [r[f.attname] for r in rows], db) for f in varying)]
+        with cursor_for(db) as cursor:
+            cursor.execute(f"{insert} SELECT *{scalars} FROM unnest({arrays}) {end}", params)
+            return cursor.fetchall()
+    size = max(db.ops.bulk_batch_size(fields, rows), 1)
+    inserted: list[tuple[Any, ...]] = []
+    with db.cursor() as cursor:
+        for first in range(0, len(rows), size):
+            chunk = rows[first : first + size]
+            params = [
+                v for r in chunk for v in [*(prepared(f, r, db) for f in varying), *fixed_values]
+            ]
+            cursor.execute(f"{insert} VALUES {placeholders(len(chunk), len(fields))} {end}", params)
+            inserted += cursor.fetchall()
+    return inserted
+
+
+def update_outcomes(
+    run_pk: int, changes_by_id: Mapping[int, Mapping[str, object]], settled: Sequence[int]
+) -> set[int]:
+    """One UPDATE giving each row its outcome's changes, on the rows this run still holds.
+
+    A column a row has no value (or None) for keeps the row's own: recording an
+    outcome never clears a column. Returns the rows written, from the statement.
+    """
+    if not changes_by_id:
+        return set()
+    db = connections[DEFAULT_DB_ALIAS]
+    ids = list(changes_by_id)
+    names = sorted({name for changes in changes_by_id.values() for name in changes})
+    fields = [field_of(name) for name in names]
+    by_column = [values_of(f, [changes_by_id[pk].get(f.name) for pk in ids], db) for f in fields]
+    assignments = "".join(
+        f"{column(f, db)} = COALESCE(wave.value_{n}, {table(db)}.{column(f, db)}), "
+        for n, f in enumerate(fields)
+    )
+    wave = f"wave(row_pk{''.join(f', value_{n}' for n in range(len(fields)))})"
+    settles, settled_params = pk_in(settled, db) if settled else ("FALSE", [])
+    update = f"UPDATE {table(db)} SET {assignments}needs_review = %s FROM"
+    end = (
+        f"WHERE {table(db)}.id = wave.row_pk AND {OWNED_BY_RUN} AND "
+        f"(status = %s OR (needs_review AND {settles})) RETURNING {table(db)}.id"
+    )
+    where_params = [run_pk, PromptStatus.PENDING.value, *settled_params]
+    if db.vendor == "postgresql":
+        arrays = ", ".join(array_of(f, db) for f in [field_of("id"), *fields])
+        sql = f"{update} unnest({arrays}) AS {wave} {end}"
+        params = [False, ids, *by_column, *where_params]
+    else:
+        sql = (
+            f"WITH {wave} AS (VALUES {placeholders(len(ids), len(fields) + 1)}) {update} wave {end}"
+        )
+        params = [v for i, pk in enumerate(ids) for v in (pk, *(c[i] for c in by_column))]
+        params += [False, *where_params]
+    with cursor_for(db) as cursor:
+        cursor.execute(sql, params)
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def cursor_for(db: BaseDatabaseWrapper) -> CursorWrapper:
+    """On PostgreSQL a cursor that binds on the server, so `%b` sends a parameter in binary.
+
+    It is the cursor Django uses with the `server_side_binding` option, wrapped
+    the same way (errors, query log), on the connection's usual transaction.
+    """
+    if db.vendor != "postgresql":
+        return db.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    db.ensure_connection()
+    cursor: Any = ServerBindingCursor(db.connection)  # type: ignore[call-arg]
+    return db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
+
+
+def pk_in(ids: Sequence[int], db: BaseDatabaseWrapper) -> tuple[str, list[Any]]:
+    """`id IN (ids)` and its parameters: on PostgreSQL one binary array."""
+    if db.vendor == "postgresql":
+        return f"id = ANY({array_of(field_of('id'), db)})", [list(ids)]
+    return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def placeholders(rows: int, columns: int) -> str:
+    row = "(" + ", ".join(["%s"] * columns) + ")"
+    return ", ".join([row] * rows)
+
+
+def array_of(field: models.Field[Any, Any], db: BaseDatabaseWrapper) -> str:
+    # Without its length: a cast to varchar(n) would cut a long value short,
+    # where storing it in the column refuses it, as the ORM's insert would.
+    return f"%b::{cast_type(field, db)}[]"
+
+
+def cast_type(field: models.Field[Any, Any], db: BaseDatabaseWrapper) -> str:
+    return re.sub(r"\(.*\)", "", field.cast_db_type(db) or "")
+
+
+def values_of(
+    field: models.Field[Any, Any], values: Iterable[object], db: BaseDatabaseWrapper
+) -> list[object]:
+    prepare = field.get_db_prep_save
+    return [None if v is None else prepare(v, db) for v in values]
+
+
+def prepared(field: models.Field[Any, Any], row: Mapping[str, object], db: Any) -> object:
+    return field.get_db_prep_save(row[field.attname], db)
+
+
+def field_of(name: str) -> models.Field[Any, Any]:
+    field = PromptHistory._meta.get_field(name)
+    assert isinstance(field, models.Field), name
+    return field
+
+
+def table(db: BaseDatabaseWrapper) -> str:
+    return db.ops.quote_name(PromptHistory._meta.db_table)
+
+
+def column(field: models.Field[Any, Any], db: BaseDatabaseWrapper) -> str:
+    return db.ops.quote_name(field.column or field.name)

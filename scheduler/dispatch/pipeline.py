@@ -7,16 +7,12 @@ is the loop of one run, its stages numbered as in docs/design.md.
 
 from __future__ import annotations
 
-import heapq
-import json
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from itertools import islice
+from datetime import datetime
 
 from django.db import DatabaseError, connection
 from django.db.models import Q
@@ -24,127 +20,26 @@ from django.utils import timezone
 
 from scheduler.dispatch import policy, recovery
 from scheduler.dispatch.conf import DispatchConf
+from scheduler.dispatch.dry_run import dry_run_summary
+from scheduler.dispatch.evaluation import MentorScope, chunked, evaluate, load_scenarios
 from scheduler.dispatch.lease import Lease, lease_expiry
-from scheduler.dispatch.ledger import ClaimedPrompt, Ledger, PromptResult, drop_broken_connection
+from scheduler.dispatch.ledger import Ledger, drop_broken_connection
 from scheduler.dispatch.lifecycle import ERRORS, Lifecycle, Why
-from scheduler.dispatch.sending import SendPool
-from scheduler.models import (
-    ActivityKind,
-    DeviceToken,
-    DispatchRun,
-    PeerMentor,
-    PromptStatus,
-    Scenario,
-)
+from scheduler.dispatch.policy import Admission
+from scheduler.dispatch.sending import ClaimedPrompt, PromptResult, SendPool
+from scheduler.dispatch.summary import DispatchSummary, Tally
+from scheduler.models import DeviceToken, DispatchRun, PromptStatus, Scenario
 from scheduler.monitoring import metrics, ping
 from scheduler.push import BasePushBackend, get_backend
-from scheduler.push.timed import timed
-from scheduler.rules import TOO_LATE, DuePrompt, due_prompts
+from scheduler.rules import DuePrompt
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
-# A dry run reports the prompts that became too late unsent during the last day.
-TOO_LATE_WITHIN = timedelta(days=1)
-
 # How long the loop waits for a send to finish before it looks at the clock
 # and the stop signal again.
 POLL_SECONDS = 0.5
-
-
-# One prompt of a dry run's JSON: ids are ints and an ISO date needs no escaping.
-PROMPT_JSON = '{"peer_mentor_id": %d, "scenario_id": %d, "activity_id": %d, "due_at": "%s"}'
-
-
-@dataclass(frozen=True)
-class DispatchSummary:
-    dispatched: int
-    failed: int
-    skipped: int
-    retrying: int = 0
-    in_doubt: int = 0
-    deferred: dict[str, int] = field(default_factory=dict)
-    deferred_until: datetime | None = None
-    prompts: tuple[DuePrompt, ...] = ()  # what a dry run would send
-    too_late: int = 0  # a dry run: never sent, left the lookback in the last day
-    # Set when the push backend reported its configuration as wrong and the run stopped.
-    misconfigured: str = ""
-
-    def as_dict(self, *, dry_run: bool = False) -> dict[str, object]:
-        data = self.figures(dry_run=dry_run)
-        if dry_run:
-            data["prompts"] = [
-                {
-                    "peer_mentor_id": p.peer_mentor_id,
-                    "scenario_id": p.scenario_id,
-                    "activity_id": p.activity_id,
-                    "due_at": p.due_at.isoformat(),
-                }
-                for p in self.prompts
-            ]
-        return data
-
-    def as_json(self, *, dry_run: bool = False) -> str:
-        """`as_dict()` as JSON text, with a dry run's prompts written out directly:
-        a dry run may list hundreds of thousands, and a dict per prompt through
-        the encoder would cost more than finding them."""
-        data = self.figures(dry_run=dry_run)
-        if not dry_run:
-            return json.dumps(data)
-        prompts = ", ".join(
-            [
-                PROMPT_JSON % (p.peer_mentor_id, p.scenario_id, p.activity_id, p.due_at.isoformat())
-                for p in self.prompts
-            ]
-        )
-        return f'{json.dumps(data)[:-1]}, "prompts": [{prompts}]}}'
-
-    def figures(self, *, dry_run: bool = False) -> dict[str, object]:
-        """Everything `as_dict` holds but a dry run's prompts."""
-        data: dict[str, object] = {
-            **self.counts(),
-            "deferred": dict(self.deferred),
-            "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None,
-        }
-        if self.misconfigured:
-            data["misconfigured"] = self.misconfigured
-        if dry_run:
-            data["too_late"] = self.too_late
-        return data
-
-    def counts(self) -> dict[str, int]:
-        """The counts a DispatchRun row stores, by its field names."""
-        return {
-            "dispatched": self.dispatched,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "retrying": self.retrying,
-            "in_doubt": self.in_doubt,
-        }
-
-
-@dataclass
-class Tally:
-    counts: Counter[str] = field(default_factory=Counter)
-    deferred: Counter[str] = field(default_factory=Counter)
-    deferred_until: datetime | None = None
-    in_doubt: int = 0
-    misconfigured: str = ""
-
-    def summary(self, prompts: Sequence[DuePrompt] = (), too_late: int = 0) -> DispatchSummary:
-        return DispatchSummary(
-            dispatched=self.counts[PromptStatus.DISPATCHED],
-            failed=self.counts[PromptStatus.FAILED],
-            skipped=self.counts[PromptStatus.SKIPPED],
-            retrying=self.counts[PromptStatus.RETRY],
-            in_doubt=self.in_doubt,
-            deferred=dict(self.deferred),
-            deferred_until=self.deferred_until,
-            prompts=tuple(prompts),
-            too_late=too_late,
-            misconfigured=self.misconfigured,
-        )
 
 
 def run_dispatch(
@@ -169,7 +64,7 @@ def run_dispatch(
     if dry_run:
         return dry_run_summary(scenarios, mentors, now, say, conf.batch_size)
 
-    backend = timed(backend or get_backend(concurrency=conf.concurrency))
+    backend = backend or get_backend(concurrency=conf.concurrency)
     run = DispatchRun.objects.create(
         trigger=trigger,
         started_at=now,
@@ -193,25 +88,6 @@ def run_dispatch(
         f"{summary.skipped} skipped, {summary.retrying} to retry"
     )
     return summary
-
-
-def dry_run_summary(
-    scenarios: dict[int, Scenario],
-    mentors: MentorScope,
-    now: datetime,
-    say: Progress,
-    batch_size: int,
-) -> DispatchSummary:
-    tally = Tally()
-    admission = Admission(now, tally, predict_daily_cap=True)
-    due = mentors.only(evaluate(scenarios, now, too_late_within=TOO_LATE_WITHIN))
-    would_send = [
-        prompt for batch in chunked(due, batch_size) for prompt in admission.admitted(batch)
-    ]
-    # Held back like a deferred prompt, but reported on its own: it will never be sent.
-    too_late = tally.deferred.pop(TOO_LATE, 0)
-    say(f"dry run: {len(would_send)} prompt(s) would be sent, nothing written")
-    return tally.summary(would_send, too_late)
 
 
 class Dispatch:
@@ -255,7 +131,8 @@ class Dispatch:
     def loop(self) -> None:
         # 0. What earlier runs left behind: sends in doubt, retries too late or no longer due.
         self.close_what_earlier_runs_left()
-        # 1-2. Evaluate and deduplicate: a lazy, read-only stream, read a batch at a time.
+        # 1-2. Evaluate and deduplicate: one lazy, read-only query per scenario; each
+        # batch is read from it when the pool has room for it (claim_next_batch).
         due = self.mentors.only(evaluate(self.scenarios, self.now))
         self.due_batches = chunked(due, self.conf.batch_size)
         with (
@@ -264,38 +141,16 @@ class Dispatch:
         ):
             while self.has_work(pool):
                 finished = pool.finished(timeout=POLL_SECONDS)  # 5. sends land
-                self.fill_pool(pool)  # 3-5. refill the free slots before writing
+                self.fill_pool(pool)  # 2-5. refill the free slots before writing
                 self.settle(finished)  # 6. record
                 if self.must_abandon(pool):
                     self.abandon(pool)
                     break
-            self.release(list(self.waiting))
+            self.give_back(list(self.waiting))
         self.lifecycle.stop()
         self.note_why_stopped()
         if self.lifecycle.failure is not None:
             raise self.lifecycle.failure
-
-    def has_work(self, pool: SendPool) -> bool:
-        claiming = self.claiming()  # asked every turn: a stop must be seen while sends hang
-        return bool(pool.in_flight or self.unrecorded) or claiming
-
-    def claiming(self) -> bool:
-        """Whether the run still claims; a reason to stop that came up ends that."""
-        why = self.reason_to_stop()
-        if why is not None:
-            self.lifecycle.stop_claiming(why)
-        return self.lifecycle.claiming
-
-    def reason_to_stop(self) -> Why | None:
-        if self.tally.misconfigured:
-            return Why.MISCONFIGURED
-        if self.lease is not None and self.lease.lost:
-            return Why.LEASE_LOST
-        if time.monotonic() > self.deadline:
-            return Why.DEADLINE
-        if self.stop.is_set():
-            return Why.SHUTDOWN
-        return None
 
     def close_what_earlier_runs_left(self) -> None:
         self.tally.in_doubt = recovery.flag_sends_of_dead_runs(self.now)
@@ -304,6 +159,7 @@ class Dispatch:
         self.tally.counts[PromptStatus.SKIPPED] += no_longer_due
 
     def fill_pool(self, pool: SendPool) -> None:
+        """2-5. Claim as the pool has room, mark the wave as sending, hand it to the pool."""
         wave: list[tuple[ClaimedPrompt, Sequence[str]]] = []
         while len(wave) < pool.room and len(self.unrecorded) < self.conf.batch_size:
             if not self.claiming() or (not self.waiting and not self.claim_next_batch()):
@@ -318,12 +174,12 @@ class Dispatch:
                     )
         tokens_of = dict((p.id, tokens) for p, tokens in wave)
         for prompt in self.sendable([p for p, _ in wave]):
-            pool.send(prompt, tokens_of[prompt.id])
+            pool.send(prompt, tokens_of[prompt.id])  # 5. each prompt to its devices
 
     def claim_next_batch(self) -> bool:
         """Stages 2-4 for the next batch; False when nothing is left to evaluate."""
         try:
-            batch = next(self.due_batches, None)
+            batch = next(self.due_batches, None)  # 2. the next batch of due prompts is read
             if batch is None:
                 self.lifecycle.stop_claiming(Why.ALL_CLAIMED)
                 return False
@@ -334,7 +190,7 @@ class Dispatch:
         return True
 
     def claim(self, batch: list[DuePrompt]) -> None:
-        admitted = self.admission.admitted(batch)  # pause, quiet hours
+        admitted = self.admission.admitted(batch)  # 3. pause, quiet hours
         tokens = prefetch_tokens({p.peer_mentor_id for p in admitted})  # 3. device tokens
         capped_before = self.ledger.capped
         claimed = self.ledger.claim(admitted, self.now)  # 4. claim, within the daily cap
@@ -382,6 +238,30 @@ class Dispatch:
             self.tally.misconfigured = result.error
             self.lifecycle.stop_claiming(Why.MISCONFIGURED)
 
+    # The lifecycle: whether the run still claims, and how it stops.
+
+    def has_work(self, pool: SendPool) -> bool:
+        claiming = self.claiming()  # asked every turn: a stop must be seen while sends hang
+        return bool(pool.in_flight or self.unrecorded) or claiming
+
+    def claiming(self) -> bool:
+        """Whether the run still claims; a reason to stop that came up ends that."""
+        why = self.reason_to_stop()
+        if why is not None:
+            self.lifecycle.stop_claiming(why)
+        return self.lifecycle.claiming
+
+    def reason_to_stop(self) -> Why | None:
+        if self.tally.misconfigured:
+            return Why.MISCONFIGURED
+        if self.lease is not None and self.lease.lost:
+            return Why.LEASE_LOST
+        if time.monotonic() > self.deadline:
+            return Why.DEADLINE
+        if self.stop.is_set():
+            return Why.SHUTDOWN
+        return None
+
     def must_abandon(self, pool: SendPool) -> bool:
         """Sends still running this long after the stop have outlived every timeout."""
         if not pool.in_flight or not self.lifecycle.stopped_early:
@@ -392,15 +272,15 @@ class Dispatch:
         stuck = list(pool.in_flight.values())
         logger.warning("%d sends did not finish; left in doubt", len(stuck))
         try:
-            self.tally.in_doubt += self.ledger.give_up_on(stuck)
+            self.tally.in_doubt += recovery.flag_stuck_sends(self.ledger.run, [p.id for p in stuck])
         except Exception:
             logger.exception("could not flag %d stuck sends; the stale timeout will", len(stuck))
 
-    def release(self, unsent: list[tuple[ClaimedPrompt, Sequence[str]]]) -> None:
+    def give_back(self, unsent: list[tuple[ClaimedPrompt, Sequence[str]]]) -> None:
         if not unsent:
             return
         try:
-            self.ledger.release([p for p, _ in unsent], timezone.now())
+            recovery.give_back_unsent(self.ledger.run, [p.id for p, _ in unsent], timezone.now())
         except Exception:
             logger.exception(
                 "could not give back %d unsent claims; a later run takes them over", len(unsent)
@@ -414,96 +294,6 @@ class Dispatch:
             self.ledger.run.error = error
         elif why in ERRORS:
             self.ledger.run.error = ERRORS[why]
-
-
-class Admission:
-    """Delivery policy: pause, quiet hours and, on a dry run, the daily cap, counted.
-
-    A real run leaves the daily cap to the claim, which counts it under a lock
-    so that overlapping runs cannot exceed it; a dry run claims nothing, so it
-    predicts the cap here from what is in the history now.
-    """
-
-    def __init__(self, now: datetime, tally: Tally, *, predict_daily_cap: bool) -> None:
-        self.tally = tally
-        self.quiet_until = policy.quiet_hours_end(now)
-        self.cap = policy.DailyCap(now) if predict_daily_cap else None
-
-    def admitted(self, batch: list[DuePrompt]) -> list[DuePrompt]:
-        if self.cap is not None:
-            self.cap.load(p.peer_mentor_id for p in batch)
-        return [p for p in batch if self.allows(p)]
-
-    def allows(self, prompt: DuePrompt) -> bool:
-        if prompt.held_by:
-            self.tally.deferred[prompt.held_by] += 1
-        elif self.quiet_until is not None:
-            self.tally.deferred[policy.QUIET_HOURS] += 1
-            self.tally.deferred_until = self.quiet_until
-        elif self.capped(prompt):
-            self.tally.deferred[policy.DAILY_CAP] += 1
-        else:
-            return True
-        return False
-
-    def capped(self, prompt: DuePrompt) -> bool:
-        # A reclaimable prompt took its slot on the day of its first attempt.
-        new = prompt.history_id is None
-        return self.cap is not None and new and not self.cap.take_slot(prompt.peer_mentor_id)
-
-
-class MentorScope:
-    """Every mentor, or only those of some chapters (a coordinator's "run now")."""
-
-    def __init__(self, chapter_ids: Collection[int] | None) -> None:
-        self.ids: frozenset[int] | None = None
-        if chapter_ids is not None:
-            mentors = PeerMentor.objects.filter(chapter_id__in=list(chapter_ids))
-            self.ids = frozenset(mentors.values_list("pk", flat=True))
-
-    def only(self, due: Iterator[DuePrompt]) -> Iterator[DuePrompt]:
-        ids = self.ids
-        return due if ids is None else (p for p in due if p.peer_mentor_id in ids)
-
-
-def load_scenarios(
-    scenario_id: int | None, chapter_ids: Collection[int] | None = None
-) -> dict[int, Scenario]:
-    qs = Scenario.objects.select_related("chapter").filter(is_enabled=True)
-    if scenario_id is not None:
-        qs = qs.filter(pk=scenario_id)
-    if chapter_ids is not None:
-        qs = qs.filter(Q(chapter__isnull=True) | Q(chapter_id__in=list(chapter_ids)))
-    # A row saved without validation must not stop every other scenario's run.
-    return {s.pk: s for s in qs if is_sendable(s)}
-
-
-def is_sendable(scenario: Scenario) -> bool:
-    if scenario.trigger_kind not in ActivityKind.values:
-        logger.warning("scenario %s has an unknown trigger kind and is ignored", scenario.pk)
-        return False
-    if scenario.missing_text():
-        logger.warning("scenario %s has no title or message and is ignored", scenario.pk)
-        return False
-    return True
-
-
-def evaluate(
-    scenarios: dict[int, Scenario], now: datetime, *, too_late_within: timedelta | None = None
-) -> Iterator[DuePrompt]:
-    """Stages 1 and 2: one streamed query per scenario, PromptHistory anti-joined
-    inside it, merged oldest due first with the retries that are due again.
-
-    Each activity appears at most once per scenario, so a run cannot hold the
-    same (mentor, scenario, activity) twice.
-    """
-    reclaimable = recovery.reclaimable_q(now)
-    streams = [due_prompts(s, now, too_late_within=too_late_within) for s in scenarios.values()]
-    streams += [
-        due_prompts(scenarios[pk], now, reclaimable=reclaimable)
-        for pk in recovery.scenarios_with_reclaimable(scenarios, now)
-    ]
-    return heapq.merge(*streams, key=lambda p: p.due_at)
 
 
 def prefetch_tokens(mentor_ids: set[int]) -> dict[int, list[str]]:
@@ -554,9 +344,3 @@ def save_run(run: DispatchRun) -> None:
             raise
         connection.close()
         run.save()
-
-
-def chunked(items: Iterable[DuePrompt], size: int) -> Iterator[list[DuePrompt]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch

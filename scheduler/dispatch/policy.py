@@ -10,14 +10,19 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from scheduler.models import PromptHistory, PromptStatus
+from scheduler.models import PeerMentor, PromptHistory, PromptStatus
+from scheduler.rules import DuePrompt
+
+if TYPE_CHECKING:
+    from scheduler.dispatch.summary import Tally
 
 QUIET_HOURS = "quiet_hours"
 DAILY_CAP = "daily_cap"
@@ -78,6 +83,43 @@ class DailyCap:
         return True
 
 
+def within_daily_cap(
+    prompts: Sequence[DuePrompt], now: datetime, limit: int
+) -> tuple[list[DuePrompt], int]:
+    """The prompts that still have a slot today, counted under a lock on their mentors,
+    and how many the cap turned away. Call it inside the claim's transaction.
+
+    Every claiming run locks a batch's mentors in id order before counting,
+    so runs over different scenarios cannot both take a mentor's last slot
+    (and cannot deadlock); on SQLite the IMMEDIATE transaction serialises
+    them. A prompt already claimed by another run takes no slot here.
+    """
+    mentor_ids = sorted({p.peer_mentor_id for p in prompts})
+    list(
+        PeerMentor.objects.select_for_update()
+        .filter(pk__in=mentor_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    used = slots_used(mentor_ids, local_day_start(now))
+    taken = set(
+        PromptHistory.objects.filter(
+            peer_mentor_id__in=mentor_ids, activity_id__in={p.activity_id for p in prompts}
+        ).values_list("scenario_id", "activity_id")
+    )
+    within: list[DuePrompt] = []
+    capped = 0
+    for prompt in prompts:
+        if (prompt.scenario_id, prompt.activity_id) in taken:
+            continue
+        if used[prompt.peer_mentor_id] >= limit:
+            capped += 1
+            continue
+        used[prompt.peer_mentor_id] += 1
+        within.append(prompt)
+    return within, capped
+
+
 def slots_used(mentor_ids: Iterable[int], day_start: datetime) -> Counter[int]:
     """Each mentor's prompts that count towards the cap of the day starting at `day_start`."""
     rows = (
@@ -103,3 +145,39 @@ def next_attempt_delay(attempts: int, retry_after: float | None = None) -> timed
         # A server's wish is honoured up to our own longest wait, never past it.
         seconds = max(seconds, min(retry_after, settings.DISPATCH_RETRY_MAX_SECONDS))
     return timedelta(seconds=seconds)
+
+
+class Admission:
+    """Delivery policy: pause, quiet hours and, on a dry run, the daily cap, counted.
+
+    A real run leaves the daily cap to the claim, which counts it under a lock
+    so that overlapping runs cannot exceed it; a dry run claims nothing, so it
+    predicts the cap here from what is in the history now.
+    """
+
+    def __init__(self, now: datetime, tally: Tally, *, predict_daily_cap: bool) -> None:
+        self.tally = tally
+        self.quiet_until = quiet_hours_end(now)
+        self.cap = DailyCap(now) if predict_daily_cap else None
+
+    def admitted(self, batch: list[DuePrompt]) -> list[DuePrompt]:
+        if self.cap is not None:
+            self.cap.load(p.peer_mentor_id for p in batch)
+        return [p for p in batch if self.allows(p)]
+
+    def allows(self, prompt: DuePrompt) -> bool:
+        if prompt.held_by:
+            self.tally.deferred[prompt.held_by] += 1
+        elif self.quiet_until is not None:
+            self.tally.deferred[QUIET_HOURS] += 1
+            self.tally.deferred_until = self.quiet_until
+        elif self.capped(prompt):
+            self.tally.deferred[DAILY_CAP] += 1
+        else:
+            return True
+        return False
+
+    def capped(self, prompt: DuePrompt) -> bool:
+        # A reclaimable prompt took its slot on the day of its first attempt.
+        new = prompt.history_id is None
+        return self.cap is not None and new and not self.cap.take_slot(prompt.peer_mentor_id)

@@ -1,12 +1,15 @@
-"""What earlier runs left behind: sends in doubt, claims to take over, retries no longer due.
+"""What runs leave behind: sends in doubt, claims to take over, retries no longer due.
 
 A run that died may have left prompts claimed but never sent (taken over by
 the next run), prompts whose request had started (in doubt: flagged for a
 person, never resent), and retries that became too late or no longer due.
+A run that ends gives back the claims it never sent, and flags the sends it
+gave up on, itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +49,26 @@ IN_DOUBT_ERROR = "The run stopped while sending; delivery unknown, not resent to
 
 def flag_in_doubt(rows: QuerySet[PromptHistory]) -> int:
     return rows.update(status=PromptStatus.FAILED, needs_review=True, last_error=IN_DOUBT_ERROR)
+
+
+def give_back_unsent(run: DispatchRun, prompt_ids: Collection[int], now: datetime) -> None:
+    """Give back claims the run never sent so the next run takes them at once."""
+    unsent = PromptHistory.objects.filter(
+        pk__in=list(prompt_ids),
+        run=run,
+        status=PromptStatus.PENDING,
+        sending_started_at__isnull=True,
+    )
+    # A never-tried prompt simply disappears from the history and is due again.
+    unsent.filter(attempts=0).delete()
+    unsent.filter(attempts__gt=0).update(status=PromptStatus.RETRY, next_attempt_at=now)
+
+
+def flag_stuck_sends(run: DispatchRun, prompt_ids: Collection[int]) -> int:
+    """Sends still stuck when the run must end: in doubt now, not after the stale timeout."""
+    return flag_in_doubt(
+        PromptHistory.objects.filter(pk__in=list(prompt_ids), run=run, status=PromptStatus.PENDING)
+    )
 
 
 def flag_sends_of_dead_runs(now: datetime) -> int:

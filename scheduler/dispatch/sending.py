@@ -1,18 +1,50 @@
-"""Sending claimed prompts: a bounded pool of requests, each prompt on its own."""
+"""Sending claimed prompts: a bounded pool of requests, each prompt on its own, each
+request timed; what a prompt is when claimed and what its send came to."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 
-from scheduler.dispatch.ledger import ClaimedPrompt, PromptResult
+from django.utils import timezone
+
 from scheduler.models import PromptStatus
+from scheduler.monitoring.metrics import PUSH_LATENCY
 from scheduler.push import BasePushBackend, Delivery, PushMessage, SendOutcome
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClaimedPrompt:
+    id: int
+    peer_mentor_id: int
+    scenario_id: int
+    activity_id: int
+    title: str
+    body: str
+    attempt: int = 0  # this send's attempt number, set by Ledger.mark_sending
+
+
+@dataclass(frozen=True)
+class PromptResult:
+    prompt: ClaimedPrompt
+    status: PromptStatus
+    error: str = ""
+    retry_after: float | None = None
+    dead_tokens: tuple[tuple[str, str], ...] = ()  # (token, reason)
+    finished_at: datetime = field(default_factory=timezone.now)
+    # The backend's configuration is wrong: the prompt waits and the run stops.
+    misconfigured: bool = False
+    # The push service said for sure: delivered, or refused for good. Only such a
+    # result may replace the doubt another run put on the prompt meanwhile.
+    definitive: bool = False
 
 
 def send_to_devices(
@@ -29,13 +61,29 @@ def send_to_devices(
             title=prompt.title,
             body=prompt.body,
         )
-        try:
-            outcome = backend.send(message)
-        except Exception as exc:  # a backend bug must cost one prompt, not the run
-            logger.exception("push backend raised for prompt %s", prompt.id)
-            outcome = SendOutcome.permanent(f"{type(exc).__name__}: {exc}")
-        outcomes.append((token, outcome))
+        outcomes.append((token, timed_send(backend, message)))
     return combine(prompt, outcomes, max_attempts)
+
+
+def timed_send(backend: BasePushBackend, message: PushMessage) -> SendOutcome:
+    """One request, its latency observed for Prometheus by backend and outcome."""
+    started = time.perf_counter()
+    try:
+        outcome = backend.send(message)
+    except Exception as exc:  # a backend bug must cost one prompt, not the run
+        logger.exception("push backend raised for prompt %s", message.prompt_id)
+        outcome = SendOutcome.permanent(f"{type(exc).__name__}: {exc}")
+        observe_latency(backend, "error", time.perf_counter() - started)
+        return outcome
+    observe_latency(backend, str(outcome.delivery), time.perf_counter() - started)
+    return outcome
+
+
+def observe_latency(backend: BasePushBackend, outcome: str, seconds: float) -> None:
+    try:
+        PUSH_LATENCY.labels(backend=type(backend).__name__, outcome=outcome).observe(seconds)
+    except Exception:
+        logger.exception("could not record a push request's latency")
 
 
 def combine(

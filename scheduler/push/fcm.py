@@ -20,8 +20,8 @@ from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
 
-from scheduler.push import http_common, requests_session, scrubbing
-from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
+from scheduler.push import base, config, requests_session
+from scheduler.push.base import TOKEN_ERRORS, BasePushBackend, PushMessage, SendOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +36,6 @@ QUOTA_MIN_WAIT_SECONDS = 60.0
 REFRESH_FAILURE_HOLD_SECONDS = 30.0
 # OAuth error codes that mean "these credentials are refused", not "try later".
 REFUSED_GRANTS = {"invalid_grant", "invalid_client", "unauthorized_client", "access_denied"}
-
-TOKEN_ERRORS = {
-    "UNREGISTERED": "the device token is no longer registered (UNREGISTERED)",
-    "SENDER_ID_MISMATCH": "the device token belongs to another Firebase project "
-    "(SENDER_ID_MISMATCH)",
-}
 
 
 def load_credentials(path: str) -> service_account.Credentials:
@@ -199,10 +193,10 @@ class FcmBackend(BasePushBackend):
             ),
             "FCM_API_URL": settings.FCM_API_URL if api_url is None else api_url,
         }
-        require("fcm", given)
-        base_url = http_common.service_url("FCM_API_URL", given["FCM_API_URL"])
+        config.require("fcm", given)
+        base_url = config.service_url("FCM_API_URL", given["FCM_API_URL"])
         self.url = f"{base_url}/v1/projects/{given['FCM_PROJECT_ID'].strip()}/messages:send"
-        self.timeout = http_common.timeouts() if timeout is None else timeout
+        self.timeout = config.timeouts() if timeout is None else timeout
         self._post_options = requests_session.post_options(self.timeout, self.url)
         self._google = google_session(given["FCM_CREDENTIALS_FILE"], self.concurrency)
 
@@ -210,14 +204,14 @@ class FcmBackend(BasePushBackend):
     def check(cls) -> list[CheckMessage]:
         return (
             super().check()
-            or http_common.service_url_check(
+            or config.service_url_check(
                 "FCM_API_URL", hint="Leave it unset for https://fcm.googleapis.com"
             )
             or check_credentials_file(settings.FCM_CREDENTIALS_FILE)
         )
 
     def send(self, message: PushMessage) -> SendOutcome:
-        outcome = scrubbing.scrub_outcome(self._send(message), message.device_token)
+        outcome = base.scrub_outcome(self._send(message), message.device_token)
         if not outcome.ok:
             logger.info(
                 "fcm push for mentor %s scenario %s prompt %s: %s",
@@ -232,18 +226,18 @@ class FcmBackend(BasePushBackend):
         no_token = self._google.ensure_token(self.timeout)
         if no_token is not None:
             return no_token
-        deadline = http_common.request_deadline()
+        deadline = base.request_deadline()
         try:
             response = self._google.session.post(
                 self.url, json=build_message(message), **self._post_options
             )
-            body = http_common.read_body(response, deadline)
+            body = base.read_body(response, deadline)
         except GoogleAuthError as exc:
             return oauth_outcome(exc)
         except requests.RequestException as exc:
-            return http_common.network_outcome(SERVICE, exc)
+            return base.network_outcome(SERVICE, exc)
         if not 200 <= response.status_code < 300:
-            body = scrubbing.scrub_body(body, message.device_token)
+            body = base.scrub_body(body, message.device_token)
         # An access token revoked before its expiry: one new token, one more try.
         # (THIRD_PARTY_AUTH_ERROR is about APNs credentials, not ours.)
         if (
@@ -282,10 +276,10 @@ class FcmError:
 
     @classmethod
     def parse(cls, body: bytes) -> FcmError:
-        data = http_common.parse_json(body)
+        data = base.parse_json(body)
         error = data.get("error") if isinstance(data, dict) else None
         if not isinstance(error, dict):
-            return cls(message=http_common.error_text(body))
+            return cls(message=base.error_text(body))
         code, fields = "", []
         for detail in error.get("details") or []:
             if not isinstance(detail, dict):
@@ -300,7 +294,7 @@ class FcmError:
                 ]
         return cls(
             status=str(error.get("status") or ""),
-            message=http_common.error_text(str(error.get("message") or "").encode()),
+            message=base.error_text(str(error.get("message") or "").encode()),
             code=code,
             fields=tuple(fields),
         )
@@ -321,10 +315,10 @@ def classify(status: int, retry_after_header: str | None, body: bytes) -> SendOu
     if 200 <= status < 300:
         return SendOutcome.delivered()
     if 300 <= status < 400:
-        return http_common.redirect_outcome(SERVICE, status, "FCM_API_URL")
+        return base.redirect_outcome(SERVICE, status, "FCM_API_URL")
     error = FcmError.parse(body)
     what = error.summary(status)
-    retry_after = http_common.retry_after_seconds(retry_after_header)
+    retry_after = base.retry_after_seconds(retry_after_header)
     if error.code in TOKEN_ERRORS:
         return SendOutcome.permanent(f"FCM: {TOKEN_ERRORS[error.code]}.", token_invalid=True)
     if (error.code or error.status) == "INVALID_ARGUMENT" and error.names_token:
@@ -367,11 +361,11 @@ def oauth_outcome(exc: GoogleAuthError) -> SendOutcome:
     if isinstance(exc, TransportError):
         return SendOutcome.transient(
             "FCM: Google's OAuth token endpoint could not be reached "
-            f"({http_common.error_text(str(exc).encode(), 200)})."
+            f"({base.error_text(str(exc).encode(), 200)})."
         )
     data = exc.args[1] if isinstance(exc, RefreshError) and len(exc.args) > 1 else None
     grant_error = str(data.get("error") or "") if isinstance(data, dict) else ""
-    detail = http_common.error_text(str(exc.args[0] if exc.args else exc).encode(), 200)
+    detail = base.error_text(str(exc.args[0] if exc.args else exc).encode(), 200)
     if grant_error in REFUSED_GRANTS or (grant_error and not exc.retryable):
         return SendOutcome.misconfigured(
             f"FCM: Google refused the service-account credentials ({detail}): "

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from scheduler.push.http_common import environment_for
+from scheduler.push.config import environment_for
 
 
 def post_options(timeout: float | tuple[float, float], url: str) -> dict[str, Any]:

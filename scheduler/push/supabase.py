@@ -1,20 +1,26 @@
-"""Supabase: POST each prompt to an Edge Function, which talks to the phones."""
+"""Supabase: POST each prompt to an Edge Function, which talks to the phones.
+
+Here too: which key is sent and how (a secret key as `apikey` only, the legacy
+service_role JWT also as a Bearer token), and the urllib3 pool the requests go through.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import certifi
 import urllib3
 from django.conf import settings
-from django.core.checks import CheckMessage
+from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
 
-from scheduler.push import http_common, scrubbing, urllib3_pool
-from scheduler.push import supabase_keys as keys
-from scheduler.push.base import BasePushBackend, PushMessage, SendOutcome, require
-from scheduler.push.fcm import TOKEN_ERRORS
+from scheduler.push import base, config
+from scheduler.push.base import TOKEN_ERRORS, BasePushBackend, PushMessage, SendOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -46,23 +52,23 @@ class SupabaseBackend(BasePushBackend):
                 settings.SUPABASE_FUNCTION_NAME if function_name is None else function_name
             ),
         }
-        require("supabase", given)
-        base_url = http_common.service_url("SUPABASE_URL", given["SUPABASE_URL"])
+        config.require("supabase", given)
+        base_url = config.service_url("SUPABASE_URL", given["SUPABASE_URL"])
         function = given["SUPABASE_FUNCTION_NAME"].strip().strip("/")
         self.url = f"{base_url}/functions/v1/{function}"
         if secret_key is None and key is None:
             secret_key, key = settings.SUPABASE_SECRET_KEY, settings.SUPABASE_SERVICE_ROLE_KEY
-        self.credential = keys.credential(secret_key or "", key or "")
-        self.timeout = http_common.timeouts() if timeout is None else timeout
+        self.credential = credential(secret_key or "", key or "")
+        self.timeout = config.timeouts() if timeout is None else timeout
         self._pool: urllib3.PoolManager | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def check(cls) -> list[CheckMessage]:
-        problems = super().check() + keys.check()
+        problems = super().check() + check_keys()
         if any(problem.is_serious() for problem in problems):
             return problems
-        return problems + http_common.service_url_check(
+        return problems + config.service_url_check(
             "SUPABASE_URL", hint="It looks like https://<project-ref>.supabase.co"
         )
 
@@ -84,15 +90,15 @@ class SupabaseBackend(BasePushBackend):
         # a push must never be repeated behind the pipeline's back.
         with self._lock:
             if self._pool is None:
-                self._pool = urllib3_pool.pool_manager(self.url, self.concurrency)
+                self._pool = pool_manager(self.url, self.concurrency)
             return self._pool
 
     def send(self, message: PushMessage) -> SendOutcome:
-        if http_common.has_control_characters(self.credential.key):
-            outcome = http_common.unsendable_key(SERVICE)
+        if base.has_control_characters(self.credential.key):
+            outcome = base.unsendable_key(SERVICE)
         else:
             outcome = self._post(message)
-        outcome = scrubbing.scrub_outcome(outcome, message.device_token, self.credential.key)
+        outcome = base.scrub_outcome(outcome, message.device_token, self.credential.key)
         if not outcome.ok:
             logger.info(
                 "supabase push for mentor %s scenario %s prompt %s: %s",
@@ -104,24 +110,24 @@ class SupabaseBackend(BasePushBackend):
         return outcome
 
     def _post(self, message: PushMessage) -> SendOutcome:
-        deadline = http_common.request_deadline()
+        deadline = base.request_deadline()
         try:
             response = self._pooled().urlopen(
                 "POST",
                 self.url,
                 body=json.dumps(payload(message)).encode(),
                 headers=self._headers(message),
-                timeout=urllib3_pool.urllib3_timeout(self.timeout),
+                timeout=urllib3_timeout(self.timeout),
                 preload_content=False,
                 # A redirect would resend the key wherever it points: never followed.
                 redirect=False,
                 retries=False,
             )
-            body = http_common.read_body(response, deadline)
-        except http_common.NETWORK_ERRORS as exc:
-            return http_common.network_outcome(SERVICE, exc)
+            body = base.read_body(response, deadline)
+        except base.NETWORK_ERRORS as exc:
+            return base.network_outcome(SERVICE, exc)
         if not 200 <= response.status < 300:
-            body = scrubbing.scrub_body(body, message.device_token, self.credential.key)
+            body = base.scrub_body(body, message.device_token, self.credential.key)
         return classify(
             response.status, response.headers.get("Retry-After"), body, self.credential.setting
         )
@@ -156,8 +162,8 @@ def classify(
     if 200 <= status < 300:
         return SendOutcome.delivered()
     if 300 <= status < 400:
-        return http_common.redirect_outcome(SERVICE, status, "SUPABASE_URL")
-    data = http_common.parse_json(body)
+        return base.redirect_outcome(SERVICE, status, "SUPABASE_URL")
+    data = base.parse_json(body)
     answer = data if isinstance(data, dict) else {}
     detail = error_detail(body)
     if status in (401, 403):
@@ -175,10 +181,10 @@ def classify(
     if status == 500 and answer.get("error") == "misconfigured":
         return SendOutcome.misconfigured(
             f"{SERVICE}: the Edge Function is misconfigured (HTTP 500): "
-            f"{http_common.error_text(str(answer.get('detail') or '').encode())} "
+            f"{base.error_text(str(answer.get('detail') or '').encode())} "
             "(see its secrets: supabase secrets list)."
         )
-    retry_after = http_common.retry_after_seconds(retry_after_header)
+    retry_after = base.retry_after_seconds(retry_after_header)
     if status == 409:
         return SendOutcome.transient(
             f"{SERVICE}: the Edge Function is sending this prompt right now (HTTP 409).",
@@ -197,18 +203,99 @@ def dead_token(answer: dict[str, Any]) -> SendOutcome:
     code = str(answer.get("fcm_error") or "")
     if code in TOKEN_ERRORS:
         return SendOutcome.permanent(f"FCM: {TOKEN_ERRORS[code]}.", token_invalid=True)
-    what = http_common.error_text(str(answer.get("detail") or "HTTP 400 INVALID_ARGUMENT").encode())
+    what = base.error_text(str(answer.get("detail") or "HTTP 400 INVALID_ARGUMENT").encode())
     return SendOutcome.permanent(f"FCM: the device token is invalid ({what}).", token_invalid=True)
 
 
 def error_detail(body: bytes) -> str:
-    data = http_common.parse_json(body)
+    data = base.parse_json(body)
     if isinstance(data, dict):
         for key in ("error", "message", "msg"):
             value = data.get(key)
             if isinstance(value, dict):
                 value = value.get("message") or value.get("code")
             if value:
-                return f" {http_common.error_text(str(value).encode())}"
-    text = http_common.error_text(body)
+                return f" {base.error_text(str(value).encode())}"
+    text = base.error_text(body)
     return f" {text}" if text else ""
+
+
+SECRET_KEY_PREFIX = "sb_secret_"
+
+
+@dataclass(frozen=True)
+class Credential:
+    key: str
+    setting: str  # where it came from, for error messages
+    bearer: bool  # a legacy JWT also goes in Authorization
+
+    def headers(self) -> dict[str, str]:
+        # A secret key is not a JWT: as a Bearer token the platform's JWT check would refuse it.
+        if self.bearer:
+            return {"Authorization": f"Bearer {self.key}", "apikey": self.key}
+        return {"apikey": self.key}
+
+
+def credential(secret_key: str, service_role_key: str) -> Credential:
+    """The key to send: SUPABASE_SECRET_KEY first, else the legacy SUPABASE_SERVICE_ROLE_KEY."""
+    # A key pasted with a trailing newline would make every request invalid.
+    secret_key, service_role_key = secret_key.strip(), service_role_key.strip()
+    if secret_key:
+        return Credential(secret_key, "SUPABASE_SECRET_KEY", bearer=False)
+    if service_role_key:
+        is_jwt = not service_role_key.startswith(SECRET_KEY_PREFIX)
+        return Credential(service_role_key, "SUPABASE_SERVICE_ROLE_KEY", bearer=is_jwt)
+    raise ImproperlyConfigured(
+        "The supabase push backend needs SUPABASE_SECRET_KEY (or the legacy "
+        "SUPABASE_SERVICE_ROLE_KEY)."
+    )
+
+
+def check_keys() -> list[CheckMessage]:
+    secret_key = settings.SUPABASE_SECRET_KEY.strip()
+    service_role_key = settings.SUPABASE_SERVICE_ROLE_KEY.strip()
+    if not secret_key and not service_role_key:
+        return [
+            Error(
+                f"PUSH_BACKEND is {settings.PUSH_BACKEND!r} but neither SUPABASE_SECRET_KEY "
+                "nor SUPABASE_SERVICE_ROLE_KEY is set.",
+                hint="Set SUPABASE_SECRET_KEY to a secret key (sb_secret_…) from the "
+                "Supabase dashboard: Project settings > API keys.",
+                id="scheduler.E002",
+            )
+        ]
+    if not secret_key and service_role_key.startswith(SECRET_KEY_PREFIX):
+        return [
+            Warning(
+                "SUPABASE_SERVICE_ROLE_KEY holds a secret key (sb_secret_…): it is sent as "
+                "apikey only, not as a Bearer token.",
+                hint="Move it to SUPABASE_SECRET_KEY and unset SUPABASE_SERVICE_ROLE_KEY.",
+                id="scheduler.W001",
+            )
+        ]
+    return []
+
+
+def pool_manager(url: str, concurrency: int) -> urllib3.PoolManager:
+    """Pooled connections to one push service, without requests on top.
+
+    The proxy and CA bundle come from `config.environment_for`; no retries (a
+    repeated POST could deliver twice: the pipeline retries) and, per
+    request, no redirects.
+    """
+    proxies, ca_bundle = config.environment_for(url)
+    proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")
+    options: dict[str, Any] = {
+        "maxsize": max(concurrency, 1),
+        "retries": False,
+        "cert_reqs": "CERT_REQUIRED",
+        "ca_certs": ca_bundle or certifi.where(),
+    }
+    if proxy:
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
+
+
+def urllib3_timeout(timeout: float | tuple[float, float]) -> urllib3.Timeout:
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return urllib3.Timeout(connect=connect, read=read)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from scheduler.push import Delivery, SendOutcome, get_backend
-from scheduler.push.scrubbing import SECRET_FRAGMENT_LENGTH
+from scheduler.push.base import SECRET_FRAGMENT_LENGTH
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import FCM_PATH, SUPABASE_PATH, fcm_error
 from tests.push.helpers import message

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from django.core.exceptions import ImproperlyConfigured
 
 from scheduler.push import Delivery, SendOutcome, fcm
+from scheduler.push.base import ERROR_TEXT_LENGTH
 from scheduler.push.fcm import BAD_REQUEST_TYPE, FcmBackend
-from scheduler.push.http_common import ERROR_TEXT_LENGTH
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import FCM_PATH, fcm_error
 from tests.push.helpers import message

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from scheduler.push import Delivery, SendOutcome
-from scheduler.push.http_common import ERROR_TEXT_LENGTH
+from scheduler.push.base import ERROR_TEXT_LENGTH
 from scheduler.push.supabase import SupabaseBackend
 from tests.loopback import Answer, LoopbackServer
 from tests.push.conftest import SUPABASE_KEY, SUPABASE_PATH

@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from scheduler.dispatch.conf import DispatchConf
-from scheduler.dispatch.pipeline import DispatchSummary, run_dispatch
+from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.dispatch.summary import DispatchSummary
 from scheduler.models import DispatchRun, PeerMentor, Scenario
 from scheduler.push import get_backend
 from scheduler.retention import prune_dispatch_runs

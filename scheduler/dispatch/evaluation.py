@@ -1,0 +1,82 @@
+"""Stages 1 and 2 of a run: the enabled scenarios, and the prompts due under them that are
+not in the history yet, as one lazy stream, oldest due first.
+
+Nothing here writes: a run reads the stream a batch at a time as it claims
+(`chunked`), so memory stays flat however much is due.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime, timedelta
+from itertools import islice
+
+from django.db.models import Q
+
+from scheduler.dispatch import recovery
+from scheduler.models import ActivityKind, PeerMentor, Scenario
+from scheduler.rules import DuePrompt, due_prompts
+
+logger = logging.getLogger(__name__)
+
+
+class MentorScope:
+    """Every mentor, or only those of some chapters (a coordinator's "run now")."""
+
+    def __init__(self, chapter_ids: Collection[int] | None) -> None:
+        self.ids: frozenset[int] | None = None
+        if chapter_ids is not None:
+            mentors = PeerMentor.objects.filter(chapter_id__in=list(chapter_ids))
+            self.ids = frozenset(mentors.values_list("pk", flat=True))
+
+    def only(self, due: Iterator[DuePrompt]) -> Iterator[DuePrompt]:
+        ids = self.ids
+        return due if ids is None else (p for p in due if p.peer_mentor_id in ids)
+
+
+def load_scenarios(
+    scenario_id: int | None, chapter_ids: Collection[int] | None = None
+) -> dict[int, Scenario]:
+    qs = Scenario.objects.select_related("chapter").filter(is_enabled=True)
+    if scenario_id is not None:
+        qs = qs.filter(pk=scenario_id)
+    if chapter_ids is not None:
+        qs = qs.filter(Q(chapter__isnull=True) | Q(chapter_id__in=list(chapter_ids)))
+    # A row saved without validation must not stop every other scenario's run.
+    return {s.pk: s for s in qs if is_sendable(s)}
+
+
+def is_sendable(scenario: Scenario) -> bool:
+    if scenario.trigger_kind not in ActivityKind.values:
+        logger.warning("scenario %s has an unknown trigger kind and is ignored", scenario.pk)
+        return False
+    if scenario.missing_text():
+        logger.warning("scenario %s has no title or message and is ignored", scenario.pk)
+        return False
+    return True
+
+
+def evaluate(
+    scenarios: dict[int, Scenario], now: datetime, *, too_late_within: timedelta | None = None
+) -> Iterator[DuePrompt]:
+    """Stages 1 and 2: one streamed query per scenario, PromptHistory anti-joined
+    inside it, merged oldest due first with the retries that are due again.
+
+    Each activity appears at most once per scenario, so a run cannot hold the
+    same (mentor, scenario, activity) twice.
+    """
+    reclaimable = recovery.reclaimable_q(now)
+    streams = [due_prompts(s, now, too_late_within=too_late_within) for s in scenarios.values()]
+    streams += [
+        due_prompts(scenarios[pk], now, reclaimable=reclaimable)
+        for pk in recovery.scenarios_with_reclaimable(scenarios, now)
+    ]
+    return heapq.merge(*streams, key=lambda p: p.due_at)
+
+
+def chunked(items: Iterable[DuePrompt], size: int) -> Iterator[list[DuePrompt]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
