@@ -23,6 +23,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
+from django.db.models.lookups import Exact
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -220,6 +221,7 @@ def due_activities(
     with_deferred: bool = False,
     reclaimable: Q | None = None,
     too_late_within: timedelta | None = None,
+    mentor_filter: Q | Exact | None = None,
 ) -> QuerySet[Activity]:
     """Activities for which `scenario` is due at `now` and not yet prompted: one query.
 
@@ -230,8 +232,11 @@ def due_activities(
     with its `history_id`: a retry is sent only while its rule still holds.
     With `too_late_within`, the window also reaches that far back before the
     lookback, so the same query finds the prompts that became too late then.
+    `mentor_filter` (on the activity's `peer_mentor_id`) keeps one shard's mentors.
     """
     qs = Activity.objects.all()
+    if mentor_filter is not None:
+        qs = qs.filter(mentor_filter)
     # SQLite tests WHERE terms in the order written: correlated subqueries last,
     # so they run only for rows every cheap condition already kept.
     for condition in sorted(conditions_for(scenario), key=lambda c: SUBQUERY_RANK.get(c.key, 0)):
@@ -261,6 +266,7 @@ def due_prompts(
     *,
     reclaimable: Q | None = None,
     too_late_within: timedelta | None = None,
+    mentor_filter: Q | Exact | None = None,
     page_size: int = 10_000,
 ) -> Iterator[DuePrompt]:
     """Stream the scenario's due (and deferred) prompts, oldest due first.
@@ -279,7 +285,12 @@ def due_prompts(
     if reclaimable is not None:
         columns.append("history_id")
     qs = due_activities(
-        scenario, now, with_deferred=True, reclaimable=reclaimable, too_late_within=too_late_within
+        scenario,
+        now,
+        with_deferred=True,
+        reclaimable=reclaimable,
+        too_late_within=too_late_within,
+        mentor_filter=mentor_filter,
     ).order_by("occurred_at", "pk")
     oldest_due = now - lookback_of(scenario) if too_late_within is not None else None
     zone = connections[qs.db].timezone

@@ -28,7 +28,9 @@ def dry_run_summary(
 ) -> DispatchSummary:
     tally = Tally()
     admission = Admission(now, tally, predict_daily_cap=True)
-    due = mentors.only(evaluate(scenarios, now, too_late_within=TOO_LATE_WITHIN))
+    due = mentors.only(
+        evaluate(scenarios, now, too_late_within=TOO_LATE_WITHIN, shard=mentors.shard)
+    )
     would_send = [
         prompt for batch in chunked(due, batch_size) for prompt in admission.admitted(batch)
     ]

@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from django.db.models import Q
+from django.db.models.lookups import Exact
 
 from scheduler.dispatch import recovery
+from scheduler.dispatch.shard import WHOLE, Shard
 from scheduler.models import ActivityKind, PeerMentor, Scenario
 from scheduler.rules import DuePrompt, due_prompts
 
@@ -23,13 +25,18 @@ logger = logging.getLogger(__name__)
 
 
 class MentorScope:
-    """Every mentor, or only those of some chapters (a coordinator's "run now")."""
+    """Every mentor, or only those of some chapters (a coordinator's "run now"), or of one
+    shard (`where`, a filter every query of the run takes on `peer_mentor_id`)."""
 
-    def __init__(self, chapter_ids: Collection[int] | None) -> None:
+    def __init__(self, chapter_ids: Collection[int] | None, shard: Shard = WHOLE) -> None:
+        self.shard = shard
         self.ids: frozenset[int] | None = None
         if chapter_ids is not None:
             mentors = PeerMentor.objects.filter(chapter_id__in=list(chapter_ids))
             self.ids = frozenset(mentors.values_list("pk", flat=True))
+
+    def where(self) -> Exact | None:
+        return self.shard.where()
 
     def only(self, due: Iterator[DuePrompt]) -> Iterator[DuePrompt]:
         ids = self.ids
@@ -59,19 +66,26 @@ def is_sendable(scenario: Scenario) -> bool:
 
 
 def evaluate(
-    scenarios: dict[int, Scenario], now: datetime, *, too_late_within: timedelta | None = None
+    scenarios: dict[int, Scenario],
+    now: datetime,
+    *,
+    too_late_within: timedelta | None = None,
+    shard: Shard = WHOLE,
 ) -> Iterator[DuePrompt]:
     """Stages 1 and 2: one streamed query per scenario, PromptHistory anti-joined
     inside it, merged oldest due first with the retries that are due again.
 
     Each activity appears at most once per scenario, so a run cannot hold the
-    same (mentor, scenario, activity) twice.
+    same (mentor, scenario, activity) twice. A shard's queries read only its mentors.
     """
     reclaimable = recovery.reclaimable_q(now)
-    streams = [due_prompts(s, now, too_late_within=too_late_within) for s in scenarios.values()]
+    streams = [
+        due_prompts(s, now, too_late_within=too_late_within, mentor_filter=shard.where())
+        for s in scenarios.values()
+    ]
     streams += [
-        due_prompts(scenarios[pk], now, reclaimable=reclaimable)
-        for pk in recovery.scenarios_with_reclaimable(scenarios, now)
+        due_prompts(scenarios[pk], now, reclaimable=reclaimable, mentor_filter=shard.where())
+        for pk in recovery.scenarios_with_reclaimable(scenarios, now, shard)
     ]
     return heapq.merge(*streams, key=lambda p: p.due_at)
 

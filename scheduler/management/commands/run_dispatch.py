@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.dispatch.shard import WHOLE, Shard
 from scheduler.dispatch.summary import DispatchSummary
 from scheduler.models import DispatchRun, PeerMentor, Scenario
 from scheduler.push import get_backend
@@ -35,11 +36,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--scenario", type=int, metavar="ID", help="Only this scenario.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object on stdout.")
+        parser.add_argument(
+            "--shard",
+            metavar="I/K",
+            help="Only the mentors whose id % K is I (0 <= I < K), as one shard of K does.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_json: bool = options["json"]
         dry_run: bool = options["dry_run"]
         scenario_id: int | None = options["scenario"]
+        shard = parse_shard(options["shard"])
 
         def progress(message: str) -> None:
             # Progress is for people: stderr, so stdout stays one JSON object.
@@ -66,6 +73,7 @@ class Command(BaseCommand):
                 trigger=DispatchRun.Trigger.COMMAND,
                 dry_run=dry_run,
                 scenario_id=scenario_id,
+                shard=shard,
                 backend=backend,
                 progress=progress,
                 stop=stop,
@@ -83,6 +91,15 @@ class Command(BaseCommand):
             self.stdout.write(human_summary(summary, dry_run=dry_run))
         if summary.misconfigured:
             raise CommandError(f"Push backend misconfigured: {summary.misconfigured}")
+
+
+def parse_shard(text: str | None) -> Shard:
+    if text is None:
+        return WHOLE
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise CommandError(f"--shard: {exc}.") from None
 
 
 def prune_after_a_run(*, dry_run: bool, stopped: bool) -> None:
