@@ -297,20 +297,39 @@ def due_prompts(
     after = Q()
     while True:
         page = driver_rows(qs.filter(after).values_list(*columns)[:page_size])
-        for activity_id, peer_mentor_id, occurred_at, *flags in page:
-            history_id = flags.pop() if reclaimable is not None else None
-            due_at = aware(occurred_at, zone) + delay
-            held_by = None
-            if oldest_due is not None and due_at < oldest_due:
-                held_by = TOO_LATE
-            elif not all(flags):
-                # Nearly every row is held by nothing; the generator is built for the rest only.
-                held_by = next(k for k, ok in zip(deferring, flags, strict=True) if not ok)
-            yield DuePrompt(peer_mentor_id, scenario.pk, activity_id, due_at, history_id, held_by)
+        yield from _page_prompts(page, scenario.pk, delay, deferring, zone, oldest_due, reclaimable)
         if len(page) < page_size:
             return
         last_pk, last_at = page[-1][0], aware(page[-1][2], zone)
         after = Q(occurred_at__gt=last_at) | Q(occurred_at=last_at, pk__gt=last_pk)
+
+
+def _page_prompts(
+    page: list[tuple[Any, ...]],
+    scenario_id: int,
+    delay: timedelta,
+    deferring: list[str],
+    zone: tzinfo | None,
+    oldest_due: datetime | None,
+    reclaimable: Q | None,
+) -> Iterator[DuePrompt]:
+    """A page's rows as prompts. A dry run over a dense history passes tens of thousands
+    through here, so the loop does per row only what the row needs."""
+    new = tuple.__new__
+    flags_end = 3 + len(deferring)
+    with_history = reclaimable is not None
+    for row in page:
+        occurred_at = row[2]
+        if occurred_at.tzinfo is None and zone is not None:
+            occurred_at = occurred_at.replace(tzinfo=zone)
+        due_at = occurred_at + delay
+        held_by = None
+        if oldest_due is not None and due_at < oldest_due:
+            held_by = TOO_LATE
+        elif flags_end > 3 and not all(row[3:flags_end]):
+            held_by = next(k for k, ok in zip(deferring, row[3:flags_end], strict=True) if not ok)
+        history_id = row[flags_end] if with_history else None
+        yield new(DuePrompt, (row[1], scenario_id, row[0], due_at, history_id, held_by))
 
 
 def driver_rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:

@@ -11,7 +11,8 @@ import heapq
 import logging
 from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
+from operator import attrgetter
 
 from django.db.models import Q
 from django.db.models.lookups import Exact
@@ -22,6 +23,8 @@ from scheduler.models import ActivityKind, PeerMentor, Scenario
 from scheduler.rules import DuePrompt, due_prompts
 
 logger = logging.getLogger(__name__)
+
+DUE_AT = attrgetter("due_at")
 
 
 class MentorScope:
@@ -78,16 +81,42 @@ def evaluate(
     Each activity appears at most once per scenario, so a run cannot hold the
     same (mentor, scenario, activity) twice. A shard's queries read only its mentors.
     """
+    return heapq.merge(*streams(scenarios, now, too_late_within, shard), key=DUE_AT)
+
+
+def evaluate_all(
+    scenarios: dict[int, Scenario],
+    now: datetime,
+    *,
+    too_late_within: timedelta | None = None,
+    shard: Shard = WHOLE,
+) -> list[DuePrompt]:
+    """`evaluate` read whole, for a dry run, which keeps every prompt anyway.
+
+    Each stream is sorted already, so one sort of them chained merges them in
+    C; it is stable, so prompts due at the same moment come in the same order
+    as from `heapq.merge`.
+    """
+    return sorted(chain.from_iterable(streams(scenarios, now, too_late_within, shard)), key=DUE_AT)
+
+
+def streams(
+    scenarios: dict[int, Scenario],
+    now: datetime,
+    too_late_within: timedelta | None,
+    shard: Shard,
+) -> list[Iterator[DuePrompt]]:
+    """One stream per scenario, oldest due first, and one per scenario with retries due."""
     reclaimable = recovery.reclaimable_q(now)
-    streams = [
+    found = [
         due_prompts(s, now, too_late_within=too_late_within, mentor_filter=shard.where())
         for s in scenarios.values()
     ]
-    streams += [
+    found += [
         due_prompts(scenarios[pk], now, reclaimable=reclaimable, mentor_filter=shard.where())
         for pk in recovery.scenarios_with_reclaimable(scenarios, now, shard)
     ]
-    return heapq.merge(*streams, key=lambda p: p.due_at)
+    return found
 
 
 def chunked(items: Iterable[DuePrompt], size: int) -> Iterator[list[DuePrompt]]:
