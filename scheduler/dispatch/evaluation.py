@@ -25,6 +25,10 @@ from scheduler.rules import DuePrompt, due_prompts
 logger = logging.getLogger(__name__)
 
 DUE_AT = attrgetter("due_at")
+# A run reads a scenario's due prompts in pages of this many, so no statement stays open
+# while it writes; a dry run writes nothing and reads each scenario whole.
+PAGE_SIZE = 10_000
+ONE_PAGE = 2**62
 
 
 class MentorScope:
@@ -97,7 +101,9 @@ def evaluate_all(
     C; it is stable, so prompts due at the same moment come in the same order
     as from `heapq.merge`.
     """
-    return sorted(chain.from_iterable(streams(scenarios, now, too_late_within, shard)), key=DUE_AT)
+    # Nothing is written meanwhile, so each scenario is read in one statement, not in pages.
+    found = streams(scenarios, now, too_late_within, shard, page_size=ONE_PAGE)
+    return sorted(chain.from_iterable(found), key=DUE_AT)
 
 
 def streams(
@@ -105,15 +111,19 @@ def streams(
     now: datetime,
     too_late_within: timedelta | None,
     shard: Shard,
+    page_size: int = PAGE_SIZE,
 ) -> list[Iterator[DuePrompt]]:
     """One stream per scenario, oldest due first, and one per scenario with retries due."""
     reclaimable = recovery.reclaimable_q(now)
+    where = shard.where
     found = [
-        due_prompts(s, now, too_late_within=too_late_within, mentor_filter=shard.where())
+        due_prompts(
+            s, now, too_late_within=too_late_within, mentor_filter=where(), page_size=page_size
+        )
         for s in scenarios.values()
     ]
     found += [
-        due_prompts(scenarios[pk], now, reclaimable=reclaimable, mentor_filter=shard.where())
+        due_prompts(scenarios[pk], now, reclaimable=reclaimable, mentor_filter=where())
         for pk in recovery.scenarios_with_reclaimable(scenarios, now, shard)
     ]
     return found
