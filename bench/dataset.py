@@ -70,6 +70,21 @@ ACTIVITY_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Shape:
+    """How the activities spread: over how many days, among how many contacts per mentor."""
+
+    name: str
+    history_days: int
+    contacts_per_mentor: int
+
+
+# A year of activities, a contact followed up often: about 3% of activities are due.
+SPARSE = Shape("sparse", HISTORY_DAYS, CONTACTS_PER_MENTOR)
+# Under ten weeks, a contact rarely followed up: about a quarter are due (200k: some 52k).
+DENSE = Shape("dense", 67, 400)
+
+
 class ForeignDataError(Exception):
     """The database holds rows the benchmark did not create."""
 
@@ -179,18 +194,22 @@ def create_scenarios(count: int, chapter_ids: list[int]) -> list[Scenario]:
 
 
 def activity_rows(
-    count: int, mentors: int, rng: random.Random, now: datetime
+    count: int,
+    mentors: int,
+    rng: random.Random,
+    now: datetime,
+    shape: Shape,
 ) -> Iterator[tuple[object, ...]]:
     kinds = list(KIND_WEIGHTS)
     weights = list(KIND_WEIGHTS.values())
-    span = HISTORY_DAYS * 86400.0
+    span = shape.history_days * 86400.0
     for _ in range(count):
         mentor = rng.randint(1, mentors)
         # About 1% future-dated rows: they must never cancel a prompt.
         seconds_ago = rng.uniform(-86400.0, span) if rng.random() < 0.01 else rng.uniform(0, span)
         yield (
             mentor,
-            f"m{mentor}-c{rng.randrange(CONTACTS_PER_MENTOR)}",
+            f"m{mentor}-c{rng.randrange(shape.contacts_per_mentor)}",
             rng.choices(kinds, weights)[0],
             now - timedelta(seconds=seconds_ago),
             rng.random() < 0.15,
@@ -198,14 +217,18 @@ def activity_rows(
         )
 
 
-def build_evaluation_data(size: int, scenario_count: int, now: datetime, seed: int) -> BuiltData:
+def build_evaluation_data(
+    size: int, scenario_count: int, now: datetime, seed: int, shape: Shape | None = None
+) -> BuiltData:
+    """`size` activities of the given shape (SPARSE by default) before `now`."""
+    shape = shape or SPARSE
     rng = random.Random(seed)
     bulk.wipe_scheduler_tables()
     chapter_ids = create_chapters()
     mentors = create_mentors(max(size // ACTIVITIES_PER_MENTOR, 10), chapter_ids, rng, now)
     create_scenarios(scenario_count, chapter_ids)
     create_closed_periods(chapter_ids, now)
-    bulk.insert_rows(Activity, ACTIVITY_COLUMNS, activity_rows(size, mentors, rng, now))
+    bulk.insert_rows(Activity, ACTIVITY_COLUMNS, activity_rows(size, mentors, rng, now, shape))
     bulk.reset_sequences()
     bulk.analyze()
     return BuiltData(activities=size, mentors=mentors, scenarios=scenario_count)

@@ -8,6 +8,7 @@ from typing import Any
 NAIVE_SPEEDUP_TARGET = 50.0
 FLOOR_RATIO_TARGET = 1.5
 BOUND_FRACTION_TARGET = 0.8
+SHARD_SPEEDUP_TARGET = 1.6
 RSS_GROWTH_TARGET = 1.3
 DISPATCH_TARGET_CONCURRENCIES = (16, 64)
 
@@ -56,16 +57,37 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 " (streamed evaluation)",
             )
         )
-    dry = results.get("dry_run")
-    if dry:
+    for key in ("dry_run", "dense_dry_run"):
+        dry = results.get(key)
+        if not dry:
+            continue
         found.append(
             target(
-                f"dry run --json at {dry['activities']:,}",
+                f"dry run --json at {dry['activities']:,} ({dry.get('data_set', 'sparse')})",
                 f"<= {FLOOR_RATIO_TARGET:g}x the floor, output included",
                 dry["vs_floor"],
                 dry["vs_floor"] <= FLOOR_RATIO_TARGET and dry["floor_agrees"],
                 f"{dry['command_seconds']}s vs {dry['floor_seconds']}s floor, "
-                f"{dry['prompts']:,} prompts; same output: {dry['floor_agrees']}",
+                f"{dry.get('due', 0):,} due, {dry['prompts']:,} prompts; "
+                f"same output: {dry['floor_agrees']}",
+            )
+        )
+    sharded = results["dispatch"].get("shards")
+    for figure in sharded["figures"] if sharded else []:
+        if figure["shards"] < 2:
+            continue
+        speedup = figure["vs_one_process"]
+        found.append(
+            target(
+                f"dispatch with {figure['shards']} shards in separate processes",
+                f">= {SHARD_SPEEDUP_TARGET:g}x one process at concurrency {sharded['concurrency']}",
+                speedup,
+                speedup is not None
+                and speedup >= SHARD_SPEEDUP_TARGET
+                and figure["history_as_expected"],
+                f"{figure['prompts_per_second']} prompts/s, rounds "
+                + ", ".join(f"{r['prompts_per_second']} (busy {busy(r)})" for r in figure["rounds"])
+                + f"; history as expected: {figure['history_as_expected']}",
             )
         )
     escalation = results.get("escalation")
@@ -111,6 +133,11 @@ def format_escalation_report(results: Mapping[str, Any]) -> str:
             f"(target {t['target']}) - {t['detail']}"
         )
     return "\n".join(lines)
+
+
+def busy(figure: Mapping[str, Any]) -> str:
+    cpu = figure.get("cpu")
+    return f"{cpu['busy']:.0%}" if cpu else "?"
 
 
 def shares(run: Mapping[str, Any]) -> list[str]:
@@ -177,11 +204,14 @@ def format_report(results: Mapping[str, Any]) -> str:
             ]
         )
     lines += table(rows)
-    dry = results.get("dry_run")
-    if dry:
+    for key in ("dry_run", "dense_dry_run"):
+        dry = results.get(key)
+        if not dry:
+            continue
         lines += [
             "",
-            f"run_dispatch --dry-run --json at {dry['activities']:,} activities: "
+            f"run_dispatch --dry-run --json at {dry['activities']:,} activities "
+            f"({dry.get('data_set', 'sparse')}, {dry.get('due', 0):,} due): "
             f"{dry['command_seconds']}s, floor {dry['floor_seconds']}s ({dry['vs_floor']}x), "
             f"{dry['prompts']:,} prompts, same output: {'yes' if dry['floor_agrees'] else 'NO'}",
         ]
@@ -219,6 +249,25 @@ def format_report(results: Mapping[str, Any]) -> str:
             ]
         )
     lines += table(rows)
+    sharded = d.get("shards")
+    if sharded:
+        lines += [
+            "",
+            f"Dispatch in separate processes at concurrency {sharded['concurrency']} each "
+            "(median of the rounds, run in turn)",
+        ]
+        rows = [["shards", "prompts/s", "x one process", "rounds (busy share)", "history ok"]]
+        for figure in sharded["figures"]:
+            rows.append(
+                [
+                    figure["shards"],
+                    figure["prompts_per_second"],
+                    figure["vs_one_process"],
+                    " ".join(f"{r['prompts_per_second']}({busy(r)})" for r in figure["rounds"]),
+                    "yes" if figure["history_as_expected"] else "NO",
+                ]
+            )
+        lines += table(rows)
     lines += ["", "Targets"]
     for t in results["targets"]:
         lines.append(

@@ -17,7 +17,18 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from bench import dataset, dispatch, dry_run, escalation, evaluation, floor, naive, report, rss
+from bench import (
+    dataset,
+    dispatch,
+    dry_run,
+    escalation,
+    evaluation,
+    floor,
+    naive,
+    report,
+    rss,
+    shards,
+)
 from bench.latency_server import latency_server
 from bench.machine import cpu_shares, cpu_ticks, describe_machine
 from bench.send_then_save import send_then_save_loop
@@ -38,6 +49,9 @@ class Options:
     concurrencies: Sequence[int] = (16, 64)
     send_then_save_sample: int = 300
     dry_run_size: int = 200_000
+    dense_dry_run_size: int = 200_000
+    shard_counts: Sequence[int] = (1, 2)
+    shard_concurrency: int = 64
     bad_every: int = 100
     escalation_history: int = 1_000_000
     only_escalation: bool = False
@@ -65,6 +79,10 @@ def run_benchmark(options: Options, say: Say) -> dict[str, object]:
         results["evaluation"] = [measure_size(size, now, options, say) for size in options.sizes]
         if options.dry_run_size:
             results["dry_run"] = measure_dry_run(options.dry_run_size, now, options, say)
+        if options.dense_dry_run_size:
+            results["dense_dry_run"] = measure_dry_run(
+                options.dense_dry_run_size, now, options, say, dataset.DENSE
+            )
         results["dispatch"] = measure_dispatch(options, say)
         if options.escalation_history:
             results["escalation"] = measure_escalation(now, options, say)
@@ -73,13 +91,13 @@ def run_benchmark(options: Options, say: Say) -> dict[str, object]:
 
 
 def build(
-    size: int, now: datetime, options: Options, say: Say
+    size: int, now: datetime, options: Options, say: Say, shape: dataset.Shape = dataset.SPARSE
 ) -> tuple[dataset.BuiltData, int, int]:
     """The data set of `size` activities, a share of its due prompts already sent:
     (what was built, how many were due, how many of those were marked sent)."""
-    say(f"[{size:,}] building {size:,} activities x {options.scenarios} scenarios")
+    say(f"[{size:,}] building {size:,} activities ({shape.name}) x {options.scenarios} scenarios")
     started = time.perf_counter()
-    built = dataset.build_evaluation_data(size, options.scenarios, now, options.seed)
+    built = dataset.build_evaluation_data(size, options.scenarios, now, options.seed, shape)
     due = evaluation.all_due(now)
     prompted = dataset.mark_already_prompted(
         [(p.peer_mentor_id, p.scenario_id, p.activity_id, p.due_at) for p in due],
@@ -150,11 +168,18 @@ def measure_size(size: int, now: datetime, options: Options, say: Say) -> dict[s
     return figure
 
 
-def measure_dry_run(size: int, now: datetime, options: Options, say: Say) -> dict[str, object]:
-    build(size, now, options, say)
-    figure = {"activities": size, **dry_run.measure(now, options.repeat)}
+def measure_dry_run(
+    size: int, now: datetime, options: Options, say: Say, shape: dataset.Shape = dataset.SPARSE
+) -> dict[str, object]:
+    _, due, _ = build(size, now, options, say, shape)
+    figure = {
+        "activities": size,
+        "data_set": shape.name,
+        "due": due,
+        **dry_run.measure(now, options.repeat),
+    }
     say(
-        f"[dry run {size:,}] run_dispatch --dry-run --json {figure['command_seconds']}s, "
+        f"[dry run {size:,} {shape.name}] run_dispatch --dry-run --json {figure['command_seconds']}s, "
         f"floor {figure['floor_seconds']}s ({figure['vs_floor']}x), {figure['prompts']:,} prompts"
     )
     return figure
@@ -195,6 +220,7 @@ def measure_dispatch(options: Options, say: Say) -> dict[str, object]:
                 figure["prompts_per_second"] / max(baseline["prompts_per_second"], 1e-9), 1
             )
             runs.append(figure)
+        sharded = measure_shards(url, expected, options, say) if options.shard_counts else None
     dispatch.forget_prompts()
     return {
         "prompts": prompts,
@@ -202,6 +228,51 @@ def measure_dispatch(options: Options, say: Say) -> dict[str, object]:
         "expected_history": expected,
         "send_then_save": baseline,
         "runs": runs,
+        "shards": sharded,
+    }
+
+
+def measure_shards(
+    url: str, expected: dict[str, int], options: Options, say: Say
+) -> dict[str, Any]:
+    """Every shard count in turn, `dispatch_repeat` rounds (A, B, A, B: a shared machine's
+    load falls on both alike); the median of each counts."""
+    by_count: dict[int, list[dict[str, Any]]] = {k: [] for k in options.shard_counts}
+    for attempt in range(1, options.dispatch_repeat + 1):
+        for count in options.shard_counts:
+            figure = shards.run_processes(url, options.shard_concurrency, count)
+            figure["history_as_expected"] = (
+                figure["history_by_status"] == {k: v for k, v in expected.items() if v}
+                and figure["history_rows"] == options.dispatch_prompts
+                and figure["server_requests"] == options.dispatch_prompts
+            )
+            busy = figure["cpu"]["busy"] if figure["cpu"] else None
+            say(
+                f"[shards] {count} process(es) at concurrency {options.shard_concurrency}, "
+                f"round {attempt}: {figure['prompts_per_second']} prompts/s, busy {busy}"
+            )
+            by_count[count].append(figure)
+    medians = {
+        count: statistics.median_low(f["prompts_per_second"] for f in figures)
+        for count, figures in by_count.items()
+    }
+    one = medians.get(1) or next(iter(medians.values()))
+    return {
+        "concurrency": options.shard_concurrency,
+        "prompts": options.dispatch_prompts,
+        "figures": [
+            {
+                "shards": count,
+                "prompts_per_second": medians[count],
+                "vs_one_process": round(medians[count] / one, 3) if one else None,
+                "history_as_expected": all(f["history_as_expected"] for f in figures),
+                "rounds": [
+                    {k: f[k] for k in ("seconds", "prompts_per_second", "cpu", "runs")}
+                    for f in figures
+                ],
+            }
+            for count, figures in by_count.items()
+        ],
     }
 
 

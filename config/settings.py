@@ -234,6 +234,8 @@ DISPATCH_STALE_CLAIM_SECONDS = env.int("DISPATCH_STALE_CLAIM_SECONDS", default=9
 DISPATCH_LEASE_SECONDS = env.int("DISPATCH_LEASE_SECONDS", default=30)
 DISPATCH_RUN_DEADLINE_SECONDS = env.int("DISPATCH_RUN_DEADLINE_SECONDS", default=240)
 DISPATCH_INTERVAL_MINUTES = env.int("DISPATCH_INTERVAL_MINUTES", default=5)
+# Each scheduled tick is this many runs, each over the mentors with id % DISPATCH_SHARDS = i.
+DISPATCH_SHARDS = env.int("DISPATCH_SHARDS", default=1)
 # Dispatch runs older than this are deleted after a run; their prompts stay.
 DISPATCH_RUN_RETENTION_DAYS = env.int("DISPATCH_RUN_RETENTION_DAYS", default=90)
 # The admin's "run now" hands the run to the cluster; off, it runs inside the request.
@@ -314,6 +316,9 @@ _TASK_TIMEOUT = DISPATCH_RUN_DEADLINE_SECONDS + 60
 Q_CLUSTER = {
     "name": "scheduler",
     "orm": "default",
+    # Several clusters may share the database: a task waits there until a cluster
+    # has a free worker, instead of in a busy cluster's own queue.
+    "broker_class": "scheduler.queue_broker.FreeWorkerORM",
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": _TASK_TIMEOUT,
     "retry": _TASK_TIMEOUT * 2,

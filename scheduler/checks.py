@@ -27,9 +27,13 @@ WHOLE_NUMBERS_FROM_ONE = (
     "DISPATCH_LEASE_SECONDS",
     "DISPATCH_RUN_DEADLINE_SECONDS",
     "DISPATCH_INTERVAL_MINUTES",
+    "DISPATCH_SHARDS",
     "DISPATCH_RUN_RETENTION_DAYS",
     "LOGIN_ALERT_FAILURES_PER_USERNAME",
 )
+# DispatchRun stores a shard's index in a small integer; far more shards than any deployment has
+# workers would only queue behind each other.
+MAX_SHARDS = 256
 # The claim and the mark before sending read back the rows they changed with
 # `RETURNING`, which SQLite has from 3.35 on (Debian 12 ships 3.40).
 MIN_SQLITE_VERSION = (3, 35)
@@ -104,6 +108,15 @@ def check_dispatch_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
         for name in POSITIVE_SECONDS
         if not is_positive_number(getattr(settings, name))
     ]
+    if not errors and settings.DISPATCH_SHARDS > MAX_SHARDS:
+        errors.append(
+            Error(
+                f"DISPATCH_SHARDS is {settings.DISPATCH_SHARDS}; at most {MAX_SHARDS} shards.",
+                hint="Each shard is a run of its own on a worker; more shards than workers "
+                "across the clusters only wait for each other.",
+                id="scheduler.E010",
+            )
+        )
     if not errors and settings.DISPATCH_RETRY_BASE_SECONDS > settings.DISPATCH_RETRY_MAX_SECONDS:
         errors.append(
             Error(

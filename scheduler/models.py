@@ -424,6 +424,11 @@ class DispatchRun(models.Model):
     error = models.TextField(_("error"), blank=True, default="")
     # Renewed while the run is alive (scheduler/dispatch/lease.py); null once it finished.
     lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True, default=None)
+    # A sharded tick (DISPATCH_SHARDS > 1) is several runs, one per shard, sharing `tick`;
+    # a shard covers the mentors whose id % shard_count == shard_index.
+    shard_index = models.PositiveSmallIntegerField(_("shard"), default=0)
+    shard_count = models.PositiveSmallIntegerField(_("shards"), default=1)
+    tick = models.UUIDField(_("tick"), null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-started_at"]

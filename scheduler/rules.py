@@ -27,6 +27,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
+from django.db.models.lookups import Exact
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -300,6 +301,7 @@ def due_activities(
     reclaimable: Q | None = None,
     too_late_within: timedelta | None = None,
     window: Q | None = None,
+    mentor_filter: Q | Exact | None = None,
 ) -> QuerySet[Activity]:
     """Activities for which `scenario` is due at `now` and not yet prompted: one query.
 
@@ -312,8 +314,11 @@ def due_activities(
     lookback, so the same query finds the prompts that became too late then.
     `window`, when given, stands for the window condition's filter (one
     working-day calendar's ranges, already widened as needed).
+    `mentor_filter` (on the activity's `peer_mentor_id`) keeps one shard's mentors.
     """
     qs = Activity.objects.all()
+    if mentor_filter is not None:
+        qs = qs.filter(mentor_filter)
     # SQLite tests WHERE terms in the order written: correlated subqueries last,
     # so they run only for rows every cheap condition already kept.
     for condition in sorted(conditions_for(scenario), key=lambda c: SUBQUERY_RANK.get(c.key, 0)):
@@ -345,6 +350,7 @@ def due_prompts(
     *,
     reclaimable: Q | None = None,
     too_late_within: timedelta | None = None,
+    mentor_filter: Q | Exact | None = None,
     page_size: int = 10_000,
 ) -> Iterator[DuePrompt]:
     """Stream the scenario's due (and deferred) prompts, oldest due first.
@@ -357,7 +363,7 @@ def due_prompts(
     each, activities come in the order they occurred (a Saturday 01:00 and the
     Friday 23:00 before it are both due on Monday, the Saturday one first).
     """
-    stream = PromptStream(scenario, now, reclaimable, too_late_within, page_size)
+    stream = PromptStream(scenario, now, reclaimable, too_late_within, mentor_filter, page_size)
     if not in_working_days(scenario):
         delay = delay_of(scenario)
         return stream.rows(None, lambda occurred_at: occurred_at + delay)
@@ -379,6 +385,7 @@ class PromptStream:
     now: datetime
     reclaimable: Q | None
     too_late_within: timedelta | None
+    mentor_filter: Q | Exact | None
     page_size: int
 
     def rows(self, window: Q | None, due_of: Callable[[datetime], datetime]) -> Iterator[DuePrompt]:
@@ -397,6 +404,7 @@ class PromptStream:
             reclaimable=reclaimable,
             too_late_within=self.too_late_within,
             window=window,
+            mentor_filter=self.mentor_filter,
         ).order_by("occurred_at", "pk")
         oldest_due = None
         if self.too_late_within is not None:
@@ -405,22 +413,41 @@ class PromptStream:
         after = Q()
         while True:
             page = driver_rows(qs.filter(after).values_list(*columns)[: self.page_size])
-            for activity_id, peer_mentor_id, occurred_at, *flags in page:
-                history_id = flags.pop() if reclaimable is not None else None
-                due_at = due_of(aware(occurred_at, zone))
-                held_by = None
-                if oldest_due is not None and due_at < oldest_due:
-                    held_by = TOO_LATE
-                elif not all(flags):
-                    # Nearly every row is held by nothing; the generator is built for the rest.
-                    held_by = next(k for k, ok in zip(deferring, flags, strict=True) if not ok)
-                yield DuePrompt(
-                    peer_mentor_id, scenario.pk, activity_id, due_at, history_id, held_by
-                )
+            yield from _page_prompts(
+                page, scenario.pk, due_of, deferring, zone, oldest_due, reclaimable
+            )
             if len(page) < self.page_size:
                 return
             last_pk, last_at = page[-1][0], aware(page[-1][2], zone)
             after = Q(occurred_at__gt=last_at) | Q(occurred_at=last_at, pk__gt=last_pk)
+
+
+def _page_prompts(
+    page: list[tuple[Any, ...]],
+    scenario_id: int,
+    due_of: Callable[[datetime], datetime],
+    deferring: list[str],
+    zone: tzinfo | None,
+    oldest_due: datetime | None,
+    reclaimable: Q | None,
+) -> Iterator[DuePrompt]:
+    """A page's rows as prompts. A dry run over a dense history passes tens of thousands
+    through here, so the loop does per row only what the row needs."""
+    new = tuple.__new__
+    flags_end = 3 + len(deferring)
+    with_history = reclaimable is not None
+    for row in page:
+        occurred_at = row[2]
+        if occurred_at.tzinfo is None and zone is not None:
+            occurred_at = occurred_at.replace(tzinfo=zone)
+        due_at = due_of(occurred_at)
+        held_by = None
+        if oldest_due is not None and due_at < oldest_due:
+            held_by = TOO_LATE
+        elif flags_end > 3 and not all(row[3:flags_end]):
+            held_by = next(k for k, ok in zip(deferring, row[3:flags_end], strict=True) if not ok)
+        history_id = row[flags_end] if with_history else None
+        yield new(DuePrompt, (row[1], scenario_id, row[0], due_at, history_id, held_by))
 
 
 def driver_rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:

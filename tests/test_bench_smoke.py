@@ -51,6 +51,7 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--send-then-save-sample=10",
         "--dry-run-size=300",
         "--escalation-history=2000",
+        "--dense-dry-run-size=400",
         "--repeat=1",
         "--dispatch-repeat=2",
         f"--json={out}",
@@ -108,7 +109,31 @@ def test_it_times_the_dry_run_command_against_a_floor_printing_the_same(
     assert dry["activities"] == 300 and dry["prompts"] > 0
     assert dry["floor_agrees"] is True
     assert dry["command_seconds"] > 0 and dry["floor_seconds"] > 0
-    assert "run_dispatch --dry-run --json at 300 activities" in figures["stdout"]
+    assert "run_dispatch --dry-run --json at 300 activities (sparse" in figures["stdout"]
+
+
+def test_it_times_the_dry_run_on_a_dense_set_too(figures: dict[str, Any]) -> None:
+    sparse, dense = figures["json"]["dry_run"], figures["json"]["dense_dry_run"]
+    assert (dense["activities"], dense["data_set"]) == (400, "dense")
+    assert dense["floor_agrees"] is True
+    # The same kind of data within ten weeks: several times the share of activities due.
+    assert dense["due"] / 400 > 3 * sparse["due"] / 300
+    assert "run_dispatch --dry-run --json at 400 activities (dense" in figures["stdout"]
+
+
+def test_it_dispatches_in_one_process_and_in_two_shard_processes(figures: dict[str, Any]) -> None:
+    sharded = figures["json"]["dispatch"]["shards"]
+    assert sharded["concurrency"] == 64
+    one, two = sharded["figures"]
+    assert (one["shards"], two["shards"]) == (1, 2)
+    for figure in (one, two):
+        assert figure["history_as_expected"] is True
+        assert len(figure["rounds"]) == 2 and figure["prompts_per_second"] > 0
+        assert all(r["cpu"] is None or 0 <= r["cpu"]["busy"] <= 1 for r in figure["rounds"])
+    assert [run["shard"] for run in two["rounds"][0]["runs"]] == ["0/2", "1/2"]
+    assert sum(run["sent"] for run in two["rounds"][0]["runs"]) == PROMPTS
+    assert one["vs_one_process"] == 1.0 and two["vs_one_process"] > 0
+    assert "Dispatch in separate processes" in figures["stdout"]
 
 
 def test_it_dispatches_through_the_pipeline_with_a_history_row_per_prompt(
@@ -135,7 +160,9 @@ def test_it_states_each_target_met_or_missed(figures: dict[str, Any]) -> None:
         "evaluation vs naive at 400",
         "evaluation vs floor at 400",
         "peak RSS 400 vs 200",
-        "dry run --json at 300",
+        "dry run --json at 300 (sparse)",
+        "dry run --json at 400 (dense)",
+        "dispatch with 2 shards in separate processes",
         "escalation step at 2,000 history rows",
         "dispatch at concurrency 16",
         "dispatch at concurrency 64",

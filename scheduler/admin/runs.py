@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.http import (
 )
 from django.urls import URLPattern, path, reverse
 from django.utils import formats
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_q.models import Task
@@ -52,11 +54,32 @@ def chapter_count(name: str, description: _StrPromise) -> Any:
     return column
 
 
+class TickFilter(admin.SimpleListFilter):
+    """The runs of one sharded tick (reached from a run's shard link)."""
+
+    title = _("tick")
+    parameter_name = "tick"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        tick = self.value()
+        return [(tick, _("this tick's shards"))] if tick else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[DispatchRun]) -> Any:
+        tick = self.value()
+        if not tick:
+            return queryset
+        try:
+            return queryset.filter(tick=uuid.UUID(tick)).order_by("shard_index")
+        except ValueError:
+            return queryset.none()
+
+
 @admin.register(DispatchRun)
 class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "started",
         "trigger",
+        "shard",
         "dispatched",
         "failed",
         "skipped",
@@ -71,6 +94,7 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     chapter_list_display = [
         "started",
         "trigger",
+        "shard",
         "chapter_dispatched",
         "chapter_failed",
         "chapter_skipped",
@@ -79,12 +103,13 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "duration",
         "had_error",
     ]
-    list_filter = ["trigger"]
+    list_filter = ["trigger", TickFilter]
     date_hierarchy = "started_at"
     fields = [
         "started_at",
         "finished_at",
         "trigger",
+        "shard",
         "dispatched",
         "failed",
         "skipped",
@@ -97,6 +122,7 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "started_at",
         "finished_at",
         "trigger",
+        "shard",
         *CHAPTER_COUNTS,
         "had_error",
     ]
@@ -135,6 +161,25 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return self.get_fields(request, obj)
 
     started = time_column("started_at", _("started"))
+
+    @admin.display(description=_("shard"), ordering="tick")
+    def shard(self, run: DispatchRun) -> str:
+        """A sharded tick's run: which shard, linked to the list of the tick's runs."""
+        if run.tick is None:
+            return "-"
+        label = _("%(number)d of %(count)d") % {
+            "number": run.shard_index + 1,
+            "count": run.shard_count,
+        }
+        url = reverse("admin:scheduler_dispatchrun_changelist")
+        return format_html(
+            '<a href="{}?{}={}" title="{}">{}</a>',
+            url,
+            TickFilter.parameter_name,
+            run.tick.hex,
+            gettext("Every shard of this tick"),
+            label,
+        )
 
     @admin.display(description=_("held back"))
     def deferred_total(self, run: DispatchRun) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from scheduler.dispatch.evaluation import MentorScope, chunked, evaluate
+from scheduler.dispatch.evaluation import MentorScope, chunked, evaluate_all
 from scheduler.dispatch.policy import Admission
 from scheduler.dispatch.summary import DispatchSummary, Tally
 from scheduler.models import Scenario
@@ -28,10 +28,15 @@ def dry_run_summary(
 ) -> DispatchSummary:
     tally = Tally()
     admission = Admission(now, tally, predict_daily_cap=True)
-    due = mentors.only(evaluate(scenarios, now, too_late_within=TOO_LATE_WITHIN))
-    would_send = [
-        prompt for batch in chunked(due, batch_size) for prompt in admission.admitted(batch)
-    ]
+    due = mentors.only(
+        iter(evaluate_all(scenarios, now, too_late_within=TOO_LATE_WITHIN, shard=mentors.shard))
+    )
+    if admission.only_holds:
+        would_send = admission.unheld(due)
+    else:
+        would_send = [
+            prompt for batch in chunked(due, batch_size) for prompt in admission.admitted(batch)
+        ]
     # Held back like a deferred prompt, but reported on its own: it will never be sent.
     too_late = tally.deferred.pop(TOO_LATE, 0)
     say(f"dry run: {len(would_send)} prompt(s) would be sent, nothing written")

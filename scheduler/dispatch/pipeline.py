@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -27,6 +28,7 @@ from scheduler.dispatch.ledger import Ledger, drop_broken_connection
 from scheduler.dispatch.lifecycle import ERRORS, Lifecycle, Why
 from scheduler.dispatch.policy import Admission
 from scheduler.dispatch.sending import ClaimedPrompt, PromptResult, SendPool
+from scheduler.dispatch.shard import WHOLE, Shard
 from scheduler.dispatch.summary import DispatchSummary, Tally
 from scheduler.escalation.step import run_escalation
 from scheduler.models import DeviceToken, DispatchRun, PromptStatus, Scenario
@@ -54,13 +56,16 @@ def run_dispatch(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     conf: DispatchConf | None = None,
+    shard: Shard = WHOLE,
+    tick: uuid.UUID | None = None,
 ) -> DispatchSummary:
-    """One run over the enabled scenarios; `chapter_ids` limits it to those chapters' mentors."""
+    """One run over the enabled scenarios; `chapter_ids` limits it to those chapters' mentors,
+    `shard` to the mentors whose id % shard.count == shard.index (one run of a sharded `tick`)."""
     now = now or timezone.now()
     conf = conf or DispatchConf.from_settings()
     say = progress or (lambda message: None)
     scenarios = load_scenarios(scenario_id, chapter_ids)
-    mentors = MentorScope(chapter_ids)
+    mentors = MentorScope(chapter_ids, shard)
     say(f"1. evaluate: {len(scenarios)} enabled scenario(s)")
     if dry_run:
         return dry_run_summary(scenarios, mentors, now, say, conf.batch_size)
@@ -70,6 +75,9 @@ def run_dispatch(
         trigger=trigger,
         started_at=now,
         lease_expires_at=timezone.now() + lease_expiry(conf.lease_seconds),
+        shard_index=shard.index,
+        shard_count=shard.count,
+        tick=tick,
     )
     ping.run_started()  # never raises
     dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say, conf)
@@ -135,7 +143,7 @@ class Dispatch:
         self.close_what_earlier_runs_left()
         # 1-2. Evaluate and deduplicate: one lazy, read-only query per scenario; each
         # batch is read from it when the pool has room for it (claim_next_batch).
-        due = self.mentors.only(evaluate(self.scenarios, self.now))
+        due = self.mentors.only(evaluate(self.scenarios, self.now, shard=self.mentors.shard))
         self.due_batches = chunked(due, self.conf.batch_size)
         with (
             self.backend,
@@ -156,7 +164,9 @@ class Dispatch:
 
     def close_what_earlier_runs_left(self) -> None:
         self.tally.in_doubt = recovery.flag_sends_of_dead_runs(self.now)
-        closed_too_late, no_longer_due = recovery.close_reclaimable(self.scenarios, self.now)
+        closed_too_late, no_longer_due = recovery.close_reclaimable(
+            self.scenarios, self.now, self.mentors.shard
+        )
         self.tally.counts[PromptStatus.FAILED] += closed_too_late
         self.tally.counts[PromptStatus.SKIPPED] += no_longer_due
 

@@ -165,6 +165,24 @@ class Admission:
             self.cap.load(p.peer_mentor_id for p in batch)
         return [p for p in batch if self.allows(p)]
 
+    @property
+    def only_holds(self) -> bool:
+        """Nothing but a prompt's own hold (a pause, too late) keeps it back now: outside quiet
+        hours, and no daily cap to predict."""
+        return self.quiet_until is None and (self.cap is None or not self.cap.limit)
+
+    def unheld(self, prompts: Iterable[DuePrompt]) -> list[DuePrompt]:
+        """`admitted` when `only_holds`, in one pass: a dry run may hold tens of thousands."""
+        deferred = self.tally.deferred
+        kept: list[DuePrompt] = []
+        keep = kept.append
+        for prompt in prompts:
+            if prompt.held_by:
+                deferred[prompt.held_by] += 1
+            else:
+                keep(prompt)
+        return kept
+
     def allows(self, prompt: DuePrompt) -> bool:
         if prompt.held_by:
             self.tally.deferred[prompt.held_by] += 1

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from scheduler.dispatch.shard import WHOLE, Shard
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import due_activities, lookback_of
 
@@ -88,31 +89,46 @@ def flag_sends_of_dead_runs(now: datetime) -> int:
     return flag_in_doubt(PromptHistory.objects.filter(started & dead), now)
 
 
-def scenarios_with_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> list[int]:
-    """The scenarios that have retries or abandoned claims to take up: usually none."""
-    rows = PromptHistory.objects.filter(reclaimable_q(now), scenario_id__in=list(scenarios))
+def reclaimable_rows(now: datetime, shard: Shard) -> QuerySet[PromptHistory]:
+    rows = PromptHistory.objects.filter(reclaimable_q(now))
+    where = shard.where()
+    return rows if where is None else rows.filter(where)
+
+
+def scenarios_with_reclaimable(
+    scenarios: dict[int, Scenario], now: datetime, shard: Shard = WHOLE
+) -> list[int]:
+    """The scenarios that have retries or abandoned claims (of the shard's mentors) to take
+    up: usually none."""
+    rows = reclaimable_rows(now, shard).filter(scenario_id__in=list(scenarios))
     return sorted(set(rows.values_list("scenario_id", flat=True).distinct()))
 
 
-def close_reclaimable(scenarios: dict[int, Scenario], now: datetime) -> tuple[int, int]:
+def close_reclaimable(
+    scenarios: dict[int, Scenario], now: datetime, shard: Shard = WHOLE
+) -> tuple[int, int]:
     """Close retries and abandoned claims that must not be sent any more.
 
     Too late (due before the lookback) -> failed; the rule no longer holds
     (a later activity was logged, the mentor became inactive or left the
     chapter) -> skipped. Returns (failed, skipped). A paused mentor's prompt
-    stays open: it is held, not dropped.
+    stays open: it is held, not dropped. A shard closes only its own mentors' rows.
     """
     failed = skipped = 0
-    for pk in scenarios_with_reclaimable(scenarios, now):
+    for pk in scenarios_with_reclaimable(scenarios, now, shard):
         scenario = scenarios[pk]
-        reclaimable = PromptHistory.objects.filter(reclaimable_q(now), scenario_id=pk)
+        reclaimable = reclaimable_rows(now, shard).filter(scenario_id=pk)
         failed += reclaimable.filter(due_at__lt=now - lookback_of(scenario)).update(
             status=PromptStatus.FAILED,
             last_error="Too late: outside the scenario's lookback.",
             finished_at=now,
         )
         still_due = due_activities(
-            scenario, now, with_deferred=True, reclaimable=reclaimable_q(now)
+            scenario,
+            now,
+            with_deferred=True,
+            reclaimable=reclaimable_q(now),
+            mentor_filter=shard.where(),
         )
         skipped += reclaimable.exclude(activity_id__in=still_due.values("pk")).update(
             status=PromptStatus.SKIPPED,

@@ -53,8 +53,8 @@ class DispatchSummary:
             return json.dumps(data)
         prompts = ", ".join(
             [
-                PROMPT_JSON % (p.peer_mentor_id, p.scenario_id, p.activity_id, p.due_at.isoformat())
-                for p in self.prompts
+                PROMPT_JSON % (mentor, scenario, activity, due_at.isoformat())
+                for mentor, scenario, activity, due_at, _, _ in self.prompts
             ]
         )
         return f'{json.dumps(data)[:-1]}, "prompts": [{prompts}]}}'

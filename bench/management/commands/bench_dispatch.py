@@ -74,6 +74,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only-escalation", action="store_true", help="Measure the escalation step only."
         )
+        parser.add_argument(
+            "--dense-dry-run-size",
+            type=int,
+            default=200_000,
+            metavar="ACTIVITIES",
+            help="Activities within six weeks (about a quarter due) for the same dry-run "
+            "timing (0: skip).",
+        )
+        parser.add_argument(
+            "--shards",
+            default="1,2",
+            help="Shard counts for dispatch in separate processes, each against the others "
+            "(empty: skip).",
+        )
+        parser.add_argument("--shard-concurrency", type=int, default=64)
         parser.add_argument("--json", metavar="PATH", help="Also write the figures as JSON.")
         parser.add_argument(
             "--profile", action="store_true", help="cProfile the largest evaluation."
@@ -106,6 +121,9 @@ class Command(BaseCommand):
             dry_run_size=options["dry_run_size"],
             escalation_history=options["escalation_history"],
             only_escalation=options["only_escalation"],
+            dense_dry_run_size=options["dense_dry_run_size"],
+            shard_counts=int_list(options["shards"]) if options["shards"].strip() else (),
+            shard_concurrency=options["shard_concurrency"],
             profile_dir=RESULTS_DIR if options["profile"] else None,
         )
         self.prepare_database(create=options["create_database"], force=options["force"])

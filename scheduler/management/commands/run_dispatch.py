@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.dispatch.shard import WHOLE, Shard
 from scheduler.dispatch.summary import DispatchSummary
 from scheduler.models import DispatchRun, PeerMentor, Scenario
 from scheduler.push import get_backend
@@ -43,12 +44,18 @@ class Command(BaseCommand):
                 "pauses), e.g. 2027-03-30T10:00+02:00; without an offset, in TIME_ZONE."
             ),
         )
+        parser.add_argument(
+            "--shard",
+            metavar="I/K",
+            help="Only the mentors whose id % K is I (0 <= I < K), as one shard of K does.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_json: bool = options["json"]
         dry_run: bool = options["dry_run"]
         scenario_id: int | None = options["scenario"]
         now = as_if(options["at"], dry_run=dry_run)
+        shard = parse_shard(options["shard"])
 
         def progress(message: str) -> None:
             # Progress is for people: stderr, so stdout stays one JSON object.
@@ -76,6 +83,7 @@ class Command(BaseCommand):
                 dry_run=dry_run,
                 scenario_id=scenario_id,
                 now=now,
+                shard=shard,
                 backend=backend,
                 progress=progress,
                 stop=stop,
@@ -111,6 +119,15 @@ def as_if(value: str | None, *, dry_run: bool) -> datetime | None:
         moment = timezone.make_aware(moment)  # read in TIME_ZONE
     # In UTC, as the real clock gives it: "a day earlier" is then 24 hours, not wall-clock.
     return moment.astimezone(UTC)
+
+
+def parse_shard(text: str | None) -> Shard:
+    if text is None:
+        return WHOLE
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise CommandError(f"--shard: {exc}.") from None
 
 
 def prune_after_a_run(*, dry_run: bool, stopped: bool) -> None:
