@@ -65,7 +65,7 @@ def build(history: int, now: datetime, seed: int) -> list[Scenario]:
         factories.build_scenario(name=f"{dataset.TAG}escalation {i + 1}", escalate_after_days=1 + i)
         for i in range(SCENARIOS)
     )
-    activities = list(dataset.activity_rows(history, mentors, rng, now))
+    activities = list(dataset.activity_rows(history, mentors, rng, now, dataset.SPARSE))
     bulk.insert_rows(Activity, dataset.ACTIVITY_COLUMNS, activities)
     bulk.reset_sequences()
     first_id = Activity.objects.order_by("pk").values_list("pk", flat=True).first() or 1
