@@ -123,3 +123,21 @@ def test_it_shows_the_list_in_norwegian(world: World) -> None:
     escalation(world.home)
     assert "Ubesvarte bekymringer" in client.get(LIST).content.decode()
     assert "1 ubesvart bekymring" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_it_counts_escalations_in_the_scenario_list(
+    world: World, coordinator_client: Client
+) -> None:
+    mine = escalation(world.home)
+    elsewhere = Escalation.objects.create(
+        prompt=finished_prompt(mine.prompt.scenario, world.other, NOW)
+    )
+    assert elsewhere.prompt.scenario_id == mine.prompt.scenario_id
+    mine.prompt.scenario.chapter = None
+    mine.prompt.scenario.save()
+
+    page = coordinator_client.get(reverse("admin:scheduler_scenario_changelist"))
+
+    [scenario] = page.context["cl"].result_list
+    assert scenario.report_escalated == 1  # the other chapter's is not counted
+    assert "escalated (30 days)" in page.content.decode().lower()
