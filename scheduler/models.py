@@ -426,8 +426,9 @@ class DispatchRun(models.Model):
     lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True, default=None)
     # A sharded tick (DISPATCH_SHARDS > 1) is several runs, one per shard, sharing `tick`;
     # a shard covers the mentors whose id % shard_count == shard_index.
-    shard_index = models.PositiveSmallIntegerField(_("shard"), default=0)
-    shard_count = models.PositiveSmallIntegerField(_("shards"), default=1)
+    # Database defaults too: rows written by SQL (another tool, an older release) are unsharded.
+    shard_index = models.PositiveSmallIntegerField(_("shard"), default=0, db_default=0)
+    shard_count = models.PositiveSmallIntegerField(_("shards"), default=1, db_default=1)
     tick = models.UUIDField(_("tick"), null=True, blank=True, default=None)
 
     class Meta:
