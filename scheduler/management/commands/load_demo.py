@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +14,9 @@ from scheduler.models import (
     Activity,
     ActivityKind,
     Chapter,
+    ClosedPeriod,
     Coordinator,
+    DelayUnit,
     DeviceToken,
     PeerMentor,
     PromptHistory,
@@ -30,12 +32,13 @@ SCENARIOS = [
         "name": "Sjekk inn etter bekymring",
         "trigger_kind": ActivityKind.FIRST_CONTACT,
         "delay_days": 3,
+        "delay_unit": DelayUnit.WORKING_DAYS,
         "requires_wellbeing_concern": True,
         "skip_if_followed_up": True,
         "lookback_days": 7,
         "escalate_after_days": 5,
         "title": "Tid for å sjekke inn",
-        "body": "Det er tre dager siden en førstekontakt med bekymring. Ta gjerne kontakt igjen.",
+        "body": "Det er tre virkedager siden en førstekontakt med bekymring. Ta gjerne kontakt igjen.",
     },
     {
         "name": "Oppfølging etter hjemmebesøk",
@@ -103,11 +106,22 @@ class Command(BaseCommand):
                     new_mentors.append(mentor)
         for spec in SCENARIOS:
             Scenario.objects.get_or_create(name=spec["name"], defaults={**spec, "is_enabled": True})
+        self._closed_periods(now)
         first = Scenario.objects.get(name=SCENARIOS[0]["name"])
         for seed, mentor in enumerate(new_mentors):
             self._history(mentor, first, now, seed)
         self._coordinator(oslo)
         self.stdout.write("Demo data ready. Coordinator login: koordinator / " + DEMO_PASSWORD)
+
+    def _closed_periods(self, now: datetime) -> None:
+        """The office's Christmas closure, this year's and next: working days skip it."""
+        year = timezone.localdate(now).year
+        for y in (year, year + 1):
+            ClosedPeriod.objects.get_or_create(
+                name=f"Juleferie {y}",
+                chapter=None,
+                defaults={"first_day": date(y, 12, 24), "last_day": date(y, 12, 31)},
+            )
 
     def _activities(self, mentor: PeerMentor, now: datetime, seed: int) -> None:
         ref = f"K-{mentor.pk:03d}"
