@@ -42,13 +42,9 @@ class Node:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def stop(self, timeout: float = 30) -> None:
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+    def end(self) -> None:
+        """After the test: at once (a graceful stop of a cluster takes seconds per process)."""
+        if self.process.poll() is None:
             self.kill()
 
     @property

@@ -104,7 +104,7 @@ def test_it_runs_each_tick_once_on_two_clusters_and_survives_losing_one(
         _run_three_ticks(service, scenario, nodes)
     finally:
         for node in nodes:
-            node.stop()
+            node.end()
     Schedule.objects.filter(name=SCHEDULE_NAME).delete()
 
 
@@ -184,3 +184,45 @@ def chapter_of(mentor_ids: set[int]) -> list[int]:
     return sorted(
         set(PeerMentor.objects.filter(pk__in=mentor_ids).values_list("chapter_id", flat=True))
     )
+
+
+def test_it_runs_a_sharded_tick_as_one_group_spread_over_both_clusters(
+    push_service: LoopbackServer, tmp_path: Path
+) -> None:
+    scenario = factories.scenario()
+    Schedule.objects.update_or_create(
+        name=SCHEDULE_NAME,
+        defaults={
+            "func": TASK,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "next_run": timezone.now() + timedelta(seconds=5),
+        },
+    )
+    mentors = seed(200, scenario)
+    service = PushService(push_service, slow=mentors, slow_delay=0.2)
+    knobs = {"DISPATCH_SHARDS": 2, "DISPATCH_CONCURRENCY": CONCURRENCY, "DISPATCH_BATCH_SIZE": 20}
+    nodes = [start_node(name, push_service, tmp_path, **knobs) for name in ("node-a", "node-b")]
+    for node in nodes:
+        push_service.always(node.path, service.answer)
+    try:
+        assert wait_until(
+            lambda: len(runs := scheduled_runs()) == 2 and all(r.finished_at for r in runs),
+            timeout=75,
+            interval=0.5,
+        ), scheduled_runs()
+    finally:
+        for node in nodes:
+            node.end()
+    Schedule.objects.filter(name=SCHEDULE_NAME).delete()
+
+    runs = scheduled_runs()
+    assert sorted((r.shard_index, r.shard_count) for r in runs) == [(0, 2), (1, 2)]
+    assert runs[0].tick is not None and runs[0].tick == runs[1].tick  # one group
+    sends = sends_by_mentor(push_service, nodes)
+    assert set(sends) == mentors and max(sends.values()) == 1
+    # Each shard ran on a node of its own: every node sent one shard's mentors only.
+    senders = [sender_of(push_service, nodes, {m for m in mentors if m % 2 == i}) for i in (0, 1)]
+    assert all(len(s) == 1 for s in senders), senders
+    assert senders[0] != senders[1]
