@@ -16,7 +16,7 @@ from scheduler.dispatch.evaluation import chunked, evaluate, load_scenarios
 from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.dispatch.policy import Admission
 from scheduler.dispatch.summary import Tally
-from scheduler.rules import DuePrompt
+from scheduler.due_prompts import DuePrompt
 
 
 @dataclass(frozen=True)

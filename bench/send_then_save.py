@@ -15,9 +15,9 @@ from django.utils import timezone
 from bench.dispatch import forget_prompts
 from bench.latency_server import supabase_settings
 from scheduler.dispatch.pipeline import run_dispatch
+from scheduler.due_prompts import DuePrompt
 from scheduler.models import DeviceToken, PromptHistory, PromptStatus, Scenario
 from scheduler.push import BasePushBackend, PushMessage, get_backend
-from scheduler.rules import DuePrompt
 
 
 def send_then_save_loop(base_url: str, sample: int) -> dict[str, object]:

@@ -20,9 +20,9 @@ from scheduler.dispatch.ledger import Ledger, checked_changes
 from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.dispatch.recovery import IN_DOUBT_ERROR, flag_sends_of_dead_runs
 from scheduler.dispatch.sending import combine
+from scheduler.due_prompts import DuePrompt
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
 from scheduler.push import BasePushBackend, PushMessage, SendOutcome
-from scheduler.rules import DuePrompt
 from tests import factories as f
 
 # The takeover happens on another connection while the request is in flight.

@@ -13,9 +13,10 @@ from scheduler.dispatch.ledger import Ledger
 from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.dispatch.recovery import flag_sends_of_dead_runs
 from scheduler.dispatch.summary import DispatchSummary
+from scheduler.due_prompts import DuePrompt
 from scheduler.models import DeviceToken, DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.push import SendOutcome, locmem
-from scheduler.rules import DuePrompt, describe
+from scheduler.rules import describe
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +209,7 @@ def test_it_only_sends_rows_it_claimed_itself() -> None:
     f.prompt(s, a1, status=PromptStatus.PENDING, run=other_run, claimed_at=NOW)
     run = DispatchRun.objects.create(trigger="command")
     ledger = Ledger(run, {s.pk: s})
-    from scheduler.rules import DuePrompt
+    from scheduler.due_prompts import DuePrompt
 
     claimed = ledger.claim(
         [DuePrompt(m1.pk, s.pk, a1.pk, NOW), DuePrompt(m2.pk, s.pk, a2.pk, NOW)], NOW

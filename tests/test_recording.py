@@ -10,8 +10,8 @@ from django.db import DataError, transaction
 from django.utils import timezone
 
 from scheduler.dispatch.ledger import ClaimedPrompt, Ledger
+from scheduler.due_prompts import DuePrompt
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus
-from scheduler.rules import DuePrompt
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from scheduler.dispatch.evaluation import MentorScope, chunked, evaluate_all
 from scheduler.dispatch.policy import Admission
 from scheduler.dispatch.summary import DispatchSummary, Tally
+from scheduler.due_prompts import TOO_LATE
 from scheduler.models import Scenario
-from scheduler.rules import TOO_LATE
 
 # A dry run reports the prompts that became too late unsent during the last day.
 TOO_LATE_WITHIN = timedelta(days=1)

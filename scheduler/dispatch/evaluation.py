@@ -19,8 +19,8 @@ from django.db.models.lookups import Exact
 
 from scheduler.dispatch import recovery
 from scheduler.dispatch.shard import WHOLE, Shard
+from scheduler.due_prompts import DuePrompt, due_prompts
 from scheduler.models import ActivityKind, PeerMentor, Scenario
-from scheduler.rules import DuePrompt, due_prompts
 
 logger = logging.getLogger(__name__)
 

@@ -37,8 +37,9 @@ from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.policy import next_attempt_delay
 from scheduler.dispatch.recovery import reclaimable_q
 from scheduler.dispatch.sending import ClaimedPrompt, PromptResult
+from scheduler.due_prompts import DuePrompt
 from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
-from scheduler.rules import DuePrompt, describe
+from scheduler.rules import describe
 
 # The statuses a prompt ends in; `finished_at` records when it got there.
 FINISHED = (PromptStatus.DISPATCHED, PromptStatus.FAILED, PromptStatus.SKIPPED)

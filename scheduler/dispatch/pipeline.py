@@ -30,11 +30,11 @@ from scheduler.dispatch.policy import Admission
 from scheduler.dispatch.sending import ClaimedPrompt, PromptResult, SendPool
 from scheduler.dispatch.shard import WHOLE, Shard
 from scheduler.dispatch.summary import DispatchSummary, Tally
+from scheduler.due_prompts import DuePrompt
 from scheduler.escalation.step import run_escalation
 from scheduler.models import DeviceToken, DispatchRun, PromptStatus, Scenario
 from scheduler.monitoring import metrics, ping
 from scheduler.push import BasePushBackend, get_backend
-from scheduler.rules import DuePrompt
 
 logger = logging.getLogger(__name__)
 

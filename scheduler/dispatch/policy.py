@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from scheduler.due_prompts import DuePrompt
 from scheduler.models import PeerMentor, PromptHistory, PromptStatus
-from scheduler.rules import DuePrompt
 
 if TYPE_CHECKING:
     from scheduler.dispatch.summary import Tally

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from scheduler.due_prompts import DuePrompt
 from scheduler.models import PromptStatus
-from scheduler.rules import DuePrompt
 
 # One prompt of a dry run's JSON: ids are ints and an ISO date needs no escaping.
 PROMPT_JSON = '{"peer_mentor_id": %d, "scenario_id": %d, "activity_id": %d, "due_at": "%s"}'

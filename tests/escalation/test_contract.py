@@ -20,8 +20,8 @@ from scheduler.checks import check_coordinator_emails
 from scheduler.coordinators.forms import ScenarioForm
 from scheduler.dispatch.ledger import Ledger, PromptResult
 from scheduler.dispatch.recovery import close_reclaimable
+from scheduler.due_prompts import DuePrompt
 from scheduler.models import DispatchRun, Escalation, PromptHistory, PromptStatus, Scenario
-from scheduler.rules import DuePrompt
 from tests import factories
 from tests.escalation.concerns import coordinator, escalating_scenario, finished_prompt
 

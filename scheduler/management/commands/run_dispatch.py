@@ -17,10 +17,10 @@ from scheduler.dispatch.conf import DispatchConf
 from scheduler.dispatch.pipeline import run_dispatch
 from scheduler.dispatch.shard import WHOLE, Shard
 from scheduler.dispatch.summary import DispatchSummary
+from scheduler.due_prompts import DuePrompt
 from scheduler.models import DispatchRun, PeerMentor, Scenario
 from scheduler.push import get_backend
 from scheduler.retention import prune_dispatch_runs
-from scheduler.rules import DuePrompt
 
 NAME_CHUNK = 1000
 
