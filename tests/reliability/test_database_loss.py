@@ -44,8 +44,11 @@ def test_it_sends_nothing_when_the_database_is_unreachable_at_start(
 def terminate_child_connections() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
+            # Only this test database's: another database's runs on the same server
+            # (a second checkout's test run) are not this test's to end.
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            "WHERE application_name = %s AND datname = current_database() "
+            "AND pid <> pg_backend_pid()",
             [CHILD_APPLICATION_NAME],
         )
         return cursor.fetchone()[0]
