@@ -66,7 +66,7 @@ def test_it_lists_the_prompts_of_a_dry_run_and_writes_nothing(due_prompts) -> No
 
 def test_it_shows_progress_on_stderr(due_prompts) -> None:
     _, err = run()
-    assert "1. evaluate" in err and "claimed by this run" in err and "7. done" in err
+    assert "1. evaluate" in err and "claimed by this run" in err and "8. done" in err
 
 
 def test_it_refuses_an_unknown_scenario() -> None:

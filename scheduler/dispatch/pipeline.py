@@ -84,17 +84,17 @@ def run_dispatch(
     try:
         with Lease(run, conf.lease_seconds) as dispatch.lease:
             dispatch.loop()
-            run_escalation(run, scenarios, now, chapter_ids, say)  # 8. never raises
+            run_escalation(run, scenarios, now, chapter_ids, say)  # 7. never raises
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        finish_run(run, dispatch.tally)  # 7. the summary on the DispatchRun
+        finish_run(run, dispatch.tally)  # 8. the summary on the DispatchRun
         metrics.record_run(run, dispatch.tally.summary().counts())  # these two never raise
         ping.run_finished(run)
     summary = dispatch.tally.summary()
     say(
-        f"7. done: {summary.dispatched} dispatched, {summary.failed} failed, "
+        f"8. done: {summary.dispatched} dispatched, {summary.failed} failed, "
         f"{summary.skipped} skipped, {summary.retrying} to retry"
     )
     return summary

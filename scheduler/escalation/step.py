@@ -62,7 +62,7 @@ def run_escalation(
     except Exception:
         logger.exception("escalation: could not email coordinators; the next run tries again")
         sent, failed = 0, 0
-    say(f"8. escalation: {created} new, {followed} followed up, {sent} email(s), {failed} failed")
+    say(f"7. escalation: {created} new, {followed} followed up, {sent} email(s), {failed} failed")
     return EscalationSummary(followed, created, sent, failed)
 
 
