@@ -21,9 +21,16 @@ from datetime import datetime, timedelta
 from django.db import connection
 
 from bench import bulk, dataset
-from scheduler.escalation.rule import FINISHED, finished_window
+from scheduler.escalation.rule import finished_window
 from scheduler.escalation.step import claim, mark_followed_up
-from scheduler.models import Activity, DispatchRun, Escalation, PromptHistory, Scenario
+from scheduler.models import (
+    FINISHED_STATUSES,
+    Activity,
+    DispatchRun,
+    Escalation,
+    PromptHistory,
+    Scenario,
+)
 from tests import factories
 
 SCENARIOS = 10
@@ -146,7 +153,7 @@ def floor_pass(scenarios: list[Scenario], run: DispatchRun, now: datetime) -> Es
                     adapt(now),
                     run.pk,
                     scenario.pk,
-                    *FINISHED,
+                    *FINISHED_STATUSES,
                     adapt(earliest),
                     adapt(latest),
                     adapt(now),

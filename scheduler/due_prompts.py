@@ -24,7 +24,6 @@ from scheduler.rules import (
     delay_of,
     due_activities,
     group_window,
-    in_working_days,
     lookback_of,
 )
 from scheduler.workdays import Calendars, WorkCalendar
@@ -67,7 +66,7 @@ def due_prompts(
     Friday 23:00 before it are both due on Monday, the Saturday one first).
     """
     stream = PromptStream(scenario, now, reclaimable, too_late_within, mentor_filter, page_size)
-    if not in_working_days(scenario):
+    if not scenario.counts_working_days:
         delay = delay_of(scenario)
         return stream.rows(None, lambda occurred_at: occurred_at + delay)
     widened_by = too_late_within or timedelta(0)

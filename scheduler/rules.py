@@ -34,7 +34,6 @@ from scheduler.models import (
     OCCURRED_AT_EARLIEST,
     Activity,
     ActivityKind,
-    DelayUnit,
     PromptHistory,
     Scenario,
 )
@@ -86,10 +85,6 @@ def kind_label(kind: str) -> str:
     return str(ActivityKind(kind).label)
 
 
-def in_working_days(scenario: Scenario) -> bool:
-    return scenario.delay_unit == DelayUnit.WORKING_DAYS
-
-
 def delay_of(scenario: Scenario) -> timedelta:
     """The delay in 24-hour days; a working-day delay has no fixed length (see `due_time`)."""
     return timedelta(days=scenario.delay_days)
@@ -110,7 +105,7 @@ def due_time(
     Raises `NoWorkingDay` when that chapter's calendar has no working day within a year,
     and OverflowError past the year 9999.
     """
-    if not in_working_days(scenario):
+    if not scenario.counts_working_days:
         return occurred_at + delay_of(scenario)
     calendar = (calendars or Calendars.load()).for_chapter(chapter_id)
     return calendar.add_working_days(occurred_at, scenario.delay_days)
@@ -129,7 +124,7 @@ def due_window(
     a few ranges per distinct closed-day calendar, computed here, not per row.
     """
     now = now.astimezone(UTC)  # 24-hour days: instants, never wall-clock arithmetic
-    if not in_working_days(scenario):
+    if not scenario.counts_working_days:
         latest = now - delay_of(scenario)
         earliest = latest - lookback_of(scenario) - widened_by
         return Q(occurred_at__gte=earliest, occurred_at__lte=latest)
@@ -151,7 +146,7 @@ def group_window(
 
 def _when_phrase(scenario: Scenario) -> str:
     kind = kind_label(scenario.trigger_kind)
-    if in_working_days(scenario):
+    if scenario.counts_working_days:
         if scenario.delay_days == 0:
             return _("Send right after a %(kind)s, or on the next working day") % {"kind": kind}
         return _("Send %(delay)s after a %(kind)s") % {

@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 
 from scheduler.dispatch import policy
 from scheduler.models import Activity, ActivityKind, DeviceToken, PromptHistory, Scenario
-from scheduler.rules import conditions_for, describe, due_time, in_working_days, lookback_of
+from scheduler.rules import conditions_for, describe, due_time, lookback_of
 from scheduler.workdays import Calendars, NoWorkingDay, WorkCalendar
 
 DUE_NOW = "due_now"
@@ -226,7 +226,7 @@ def verdict_for(
         message = _("Invalid rule: %(problem)s. No prompt is sent for it.") % {"problem": problem}
         return Verdict(scenario, INVALID, message, None, history)
     unmet = unmet_conditions(activity, scenario, now)
-    calendars = Calendars.load() if in_working_days(scenario) else None
+    calendars = Calendars.load() if scenario.counts_working_days else None
     try:
         due_at = shifted_due(scenario, activity, calendars)
     except NoWorkingDay:

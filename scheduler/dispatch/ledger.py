@@ -38,11 +38,8 @@ from scheduler.dispatch.policy import next_attempt_delay
 from scheduler.dispatch.recovery import reclaimable_q
 from scheduler.dispatch.sending import ClaimedPrompt, PromptResult
 from scheduler.due_prompts import DuePrompt
-from scheduler.models import DispatchRun, PromptHistory, PromptStatus, Scenario
+from scheduler.models import FINISHED_STATUSES, DispatchRun, PromptHistory, PromptStatus, Scenario
 from scheduler.rules import describe
-
-# The statuses a prompt ends in; `finished_at` records when it got there.
-FINISHED = (PromptStatus.DISPATCHED, PromptStatus.FAILED, PromptStatus.SKIPPED)
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +214,7 @@ def history_changes(result: PromptResult) -> dict[str, object]:
     changes: dict[str, object] = {"status": result.status, "last_error": result.error[:2000]}
     if result.status == PromptStatus.DISPATCHED:
         changes["dispatched_at"] = result.finished_at
-    if result.status in FINISHED:
+    if result.status in FINISHED_STATUSES:
         changes["finished_at"] = result.finished_at
     if result.misconfigured:
         # Not the prompt's fault: the attempt does not count against it.

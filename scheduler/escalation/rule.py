@@ -18,18 +18,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from scheduler.models import (
+    FINISHED_STATUSES,
     OCCURRED_AT_EARLIEST,
     Activity,
-    DelayUnit,
     Escalation,
     PromptHistory,
-    PromptStatus,
     Scenario,
 )
 from scheduler.workdays import Calendars
-
-# A prompt is finished once it was sent, or closed without the mentor necessarily seeing it.
-FINISHED = (PromptStatus.DISPATCHED, PromptStatus.FAILED, PromptStatus.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -45,10 +41,6 @@ def lookback() -> timedelta:
     return timedelta(days=settings.ESCALATION_LOOKBACK_DAYS)
 
 
-def in_working_days(scenario: Scenario) -> bool:
-    return scenario.delay_unit == DelayUnit.WORKING_DAYS
-
-
 def escalates_at(
     scenario: Scenario,
     finished_at: datetime,
@@ -58,7 +50,7 @@ def escalates_at(
     """The moment a prompt finished at `finished_at` escalates, if not followed up by then:
     `escalate_after_days` later in the scenario's unit, in the calendar of `chapter_id`."""
     assert scenario.escalate_after_days is not None
-    if not in_working_days(scenario):
+    if not scenario.counts_working_days:
         return finished_at + timedelta(days=scenario.escalate_after_days)
     calendar = (calendars or Calendars.load()).for_chapter(chapter_id)
     return calendar.add_working_days(finished_at, scenario.escalate_after_days)
@@ -83,7 +75,7 @@ def _in_window(scenario: Scenario, now: datetime) -> Q:
     In working days the inverse of the working-day map, a few `finished_at` ranges per
     distinct closed-day calendar, computed here, never per row.
     """
-    if not in_working_days(scenario):
+    if not scenario.counts_working_days:
         earliest, latest = finished_window(scenario, now)
         return Q(finished_at__gte=earliest, finished_at__lte=latest)
     assert scenario.escalate_after_days is not None
@@ -127,7 +119,7 @@ def _working_days(n: int) -> str:
 
 def _phrase(scenario: Scenario) -> str:
     assert scenario.escalate_after_days is not None
-    count = _working_days if in_working_days(scenario) else _days
+    count = _working_days if scenario.counts_working_days else _days
     return _("and tell the coordinators if not followed up within %(days)s") % {
         "days": count(scenario.escalate_after_days)
     }
@@ -140,7 +132,7 @@ def _silent(scenario: Scenario) -> str:
 ESCALATION_CONDITIONS: tuple[EscalationCondition, ...] = (
     EscalationCondition(key="scenario", where=lambda s, now: Q(scenario_id=s.pk), phrase=_silent),
     EscalationCondition(
-        key="finished", where=lambda s, now: Q(status__in=FINISHED), phrase=_silent
+        key="finished", where=lambda s, now: Q(status__in=FINISHED_STATUSES), phrase=_silent
     ),
     EscalationCondition(key="window", where=_in_window, phrase=_phrase),
     EscalationCondition(

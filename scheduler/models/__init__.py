@@ -27,7 +27,12 @@ from scheduler.models.common import (
     require_time_zone,
 )
 from scheduler.models.people import Chapter, Coordinator, DeviceToken, PeerMentor
-from scheduler.models.prompts import DispatchRun, PromptHistory, PromptStatus
+from scheduler.models.prompts import (
+    FINISHED_STATUSES,
+    DispatchRun,
+    PromptHistory,
+    PromptStatus,
+)
 from scheduler.models.scenario import ClosedPeriod, DelayUnit, Scenario
 
 __all__ = [
@@ -36,6 +41,7 @@ __all__ = [
     "DELAY_DAYS_MAX",
     "DEVICE_TOKEN_MAX_LENGTH",
     "ESCALATE_AFTER_DAYS_MAX",
+    "FINISHED_STATUSES",
     "LOOKBACK_DAYS_MAX",
     "OCCURRED_AT_EARLIEST",
     "OCCURRED_AT_END",

@@ -72,6 +72,10 @@ class PromptStatus(models.TextChoices):
     SKIPPED = "skipped", _("skipped")
 
 
+# The statuses a prompt ends in; `PromptHistory.finished_at` records when it got there.
+FINISHED_STATUSES = (PromptStatus.DISPATCHED, PromptStatus.FAILED, PromptStatus.SKIPPED)
+
+
 class PromptHistory(models.Model):
     Status = PromptStatus
 

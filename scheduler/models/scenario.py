@@ -121,6 +121,11 @@ class Scenario(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def counts_working_days(self) -> bool:
+        """Whether delays (and escalation) count working days rather than 24-hour days."""
+        return self.delay_unit == DelayUnit.WORKING_DAYS
+
     def clean(self) -> None:
         super().clean()
         if self.delay_unit == DelayUnit.WORKING_DAYS and self.delay_days > WORKING_DAYS_MAX:

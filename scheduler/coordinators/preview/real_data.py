@@ -26,7 +26,6 @@ from scheduler.rules import (
     due_activities,
     due_time,
     due_window,
-    in_working_days,
     lookback_of,
 )
 from scheduler.workdays import Calendars
@@ -76,7 +75,7 @@ def preview_real_data(scenario: Scenario, user: User, now: datetime, days: int) 
 def due_rows(scenario: Scenario, due: QuerySet[Activity]) -> list[DueRow]:
     deferring = [c.key for c in conditions_for(scenario) if c.defers]
     rows = due.select_related("peer_mentor__chapter").order_by("occurred_at", "pk")[:SHOWN_ROWS]
-    calendars = Calendars.load() if in_working_days(scenario) else None
+    calendars = Calendars.load() if scenario.counts_working_days else None
     return [
         DueRow(
             activity=a,
@@ -95,7 +94,7 @@ def produced_over(scenario: Scenario, now: datetime, days: int) -> QuerySet[Acti
     """
     conditions = [c for c in conditions_for(scenario) if c.key != "not_prompted" and not c.defers]
     steps = [now - timedelta(days=step) for step in range(days)]
-    calendars = Calendars.load() if in_working_days(scenario) else None
+    calendars = Calendars.load() if scenario.counts_working_days else None
 
     def where(condition: Condition, moment: datetime) -> Q:
         if condition.key == "window":
