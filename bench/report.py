@@ -256,14 +256,28 @@ def format_report(results: Mapping[str, Any]) -> str:
             f"Dispatch in separate processes at concurrency {sharded['concurrency']} each "
             "(median of the rounds, run in turn)",
         ]
-        rows = [["shards", "prompts/s", "x one process", "rounds (busy share)", "history ok"]]
+        rows = [
+            [
+                "shards",
+                "prompts/s",
+                "x one process",
+                "rounds (busy share)",
+                "CPU ms: dispatch/prompt, stand-in/request",
+                "history ok",
+            ]
+        ]
         for figure in sharded["figures"]:
+            rounds = figure["rounds"]
             rows.append(
                 [
                     figure["shards"],
                     figure["prompts_per_second"],
                     figure["vs_one_process"],
-                    " ".join(f"{r['prompts_per_second']}({busy(r)})" for r in figure["rounds"]),
+                    " ".join(f"{r['prompts_per_second']}({busy(r)})" for r in rounds),
+                    " ".join(
+                        f"{r['dispatch_cpu_ms_per_prompt']}/{r['server_cpu_ms_per_request']}"
+                        for r in rounds
+                    ),
                     "yes" if figure["history_as_expected"] else "NO",
                 ]
             )

@@ -232,6 +232,16 @@ def measure_dispatch(options: Options, say: Say) -> dict[str, object]:
     }
 
 
+ROUND_KEYS = (
+    "seconds",
+    "prompts_per_second",
+    "cpu",
+    "dispatch_cpu_ms_per_prompt",
+    "server_cpu_ms_per_request",
+    "runs",
+)
+
+
 def measure_shards(
     url: str, expected: dict[str, int], options: Options, say: Say
 ) -> dict[str, Any]:
@@ -266,10 +276,7 @@ def measure_shards(
                 "prompts_per_second": medians[count],
                 "vs_one_process": round(medians[count] / one, 3) if one else None,
                 "history_as_expected": all(f["history_as_expected"] for f in figures),
-                "rounds": [
-                    {k: f[k] for k in ("seconds", "prompts_per_second", "cpu", "runs")}
-                    for f in figures
-                ],
+                "rounds": [{k: f[k] for k in ROUND_KEYS} for f in figures],
             }
             for count, figures in by_count.items()
         ],

@@ -10,6 +10,7 @@ counted (a cluster's worker is up already).
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from bench.dispatch import forget_prompts, history_by_status
-from bench.latency_server import FUNCTION_NAME, SERVICE_ROLE_KEY, requests_received
+from bench.latency_server import FUNCTION_NAME, SERVICE_ROLE_KEY, server_stats
 from bench.machine import cpu_shares, cpu_ticks
 from scheduler.models import DispatchRun, PromptHistory
 
@@ -64,10 +65,11 @@ def child_env(base_url: str, concurrency: int) -> dict[str, str]:
 def run_processes(base_url: str, concurrency: int, shards: int) -> dict[str, Any]:
     """Every due prompt sent by `shards` processes at once (1: one plain run)."""
     forget_prompts()
-    received_before = requests_received(base_url)
+    server_before = server_stats(base_url)
     env = child_env(base_url, concurrency)
     shard_args = [["--shard", f"{i}/{shards}"] for i in range(shards)] if shards > 1 else [[]]
     before = cpu_ticks()
+    children_before = children_cpu_seconds()
     processes = [
         subprocess.Popen(
             [sys.executable, "manage.py", "run_dispatch", "--json", *args],
@@ -81,6 +83,9 @@ def run_processes(base_url: str, concurrency: int, shards: int) -> dict[str, Any
     ]
     errors = [p.communicate()[1] for p in processes]
     cpu = cpu_shares(before, cpu_ticks())
+    dispatch_cpu = children_cpu_seconds() - children_before
+    server_after = server_stats(base_url)
+    received = int(server_after["requests"] - server_before["requests"])
     if any(p.returncode for p in processes):
         raise RuntimeError(f"a dispatch process failed: {errors}")
     runs = list(DispatchRun.objects.order_by("shard_index"))
@@ -107,6 +112,19 @@ def run_processes(base_url: str, concurrency: int, shards: int) -> dict[str, Any
         ],
         "history_by_status": history_by_status(),
         "history_rows": PromptHistory.objects.count(),
-        "server_requests": requests_received(base_url) - received_before,
+        "server_requests": received,
         "cpu": cpu,
+        # Where the machine's CPU went, per prompt: the dispatch processes (start-up
+        # included) and the push service's stand-in, which in production is not ours.
+        "dispatch_cpu_ms_per_prompt": round(dispatch_cpu * 1000 / max(sent, 1), 3),
+        "server_cpu_ms_per_request": round(
+            (server_after["cpu_seconds"] - server_before["cpu_seconds"]) * 1000 / max(received, 1),
+            3,
+        ),
     }
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of the finished child processes: the dispatch processes just waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import datetime
 
 from django.conf import settings
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from scheduler.dispatch.pipeline import run_dispatch
@@ -27,17 +29,26 @@ def scheduled_dispatch() -> dict[str, object]:
 
 
 def queue_shards(count: int) -> dict[str, object]:
-    tick = uuid.uuid4().hex
+    tick, queued_at = uuid.uuid4().hex, timezone.now().isoformat()
     for index in range(count):
-        async_task(SHARD_TASK, index, count, tick, task_name=f"dispatch shard {index}/{count}")
+        async_task(
+            SHARD_TASK, index, count, tick, queued_at, task_name=f"dispatch shard {index}/{count}"
+        )
     prune_dispatch_runs()
     return {"tick": tick, "shards": count}
 
 
-def shard_dispatch(index: int, count: int, tick: str) -> dict[str, object]:
-    """One shard of a scheduled tick: a run of its own over the mentors id % count == index."""
+def shard_dispatch(
+    index: int, count: int, tick: str, queued_at: str | None = None
+) -> dict[str, object]:
+    """One shard of a scheduled tick: a run of its own over the mentors id % count == index.
+
+    `queued_at` may be missing from a task queued by an earlier release."""
     summary = run_dispatch(
-        trigger=DispatchRun.Trigger.SCHEDULE, shard=Shard(index, count), tick=uuid.UUID(tick)
+        trigger=DispatchRun.Trigger.SCHEDULE,
+        shard=Shard(index, count),
+        tick=uuid.UUID(tick),
+        tick_queued_at=datetime.fromisoformat(queued_at) if queued_at else None,
     )
     return summary.as_dict()
 

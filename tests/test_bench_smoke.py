@@ -130,6 +130,9 @@ def test_it_dispatches_in_one_process_and_in_two_shard_processes(figures: dict[s
         assert figure["history_as_expected"] is True
         assert len(figure["rounds"]) == 2 and figure["prompts_per_second"] > 0
         assert all(r["cpu"] is None or 0 <= r["cpu"]["busy"] <= 1 for r in figure["rounds"])
+        # Each dispatch process costs at least its start-up; the stand-in far less per request.
+        assert all(r["dispatch_cpu_ms_per_prompt"] > 0 for r in figure["rounds"])
+        assert all(0 <= r["server_cpu_ms_per_request"] < 100 for r in figure["rounds"])
     assert [run["shard"] for run in two["rounds"][0]["runs"]] == ["0/2", "1/2"]
     assert sum(run["sent"] for run in two["rounds"][0]["runs"]) == PROMPTS
     assert one["vs_one_process"] == 1.0 and two["vs_one_process"] > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -203,6 +204,49 @@ def test_it_shows_a_sharded_tick_as_a_group_in_the_admin(settings: Any) -> None:
     group = admin.get(changelist, {"tick": tick}).context["cl"].result_list
     assert sorted(r.shard_index for r in group) == [0, 1]
     assert other not in group
+
+
+def test_it_lists_a_ticks_shards_together_even_if_another_run_started_between_them() -> None:
+    queued = timezone.now() - timedelta(minutes=5)
+    tick = uuid.uuid4()
+
+    def shard(index: int, started: timedelta) -> DispatchRun:
+        return DispatchRun.objects.create(
+            trigger=DispatchRun.Trigger.SCHEDULE,
+            started_at=queued + started,
+            shard_index=index,
+            shard_count=2,
+            tick=tick,
+            tick_queued_at=queued,
+        )
+
+    earlier = DispatchRun.objects.create(trigger="command", started_at=queued - timedelta(1))
+    first = shard(0, timedelta(seconds=1))
+    between = DispatchRun.objects.create(trigger="admin", started_at=queued + timedelta(seconds=2))
+    second = shard(1, timedelta(seconds=40))  # a busy node took its shard late
+    admin = Client()
+    admin.force_login(_superuser())
+
+    listed = admin.get(reverse("admin:scheduler_dispatchrun_changelist")).context["cl"]
+    assert list(listed.result_list) == [between, first, second, earlier]
+
+
+def test_it_passes_the_ticks_queueing_time_to_each_shard(settings: Any) -> None:
+    settings.DISPATCH_SHARDS = 3
+    due_mentors(3)
+    scheduled_dispatch()
+    for q in OrmQ.objects.all():
+        shard_dispatch(*SignedPackage.loads(q.payload)["args"])
+
+    runs = DispatchRun.objects.all()
+    assert len(runs) == 3 and len({r.tick_queued_at for r in runs}) == 1
+    assert all(r.tick_queued_at is not None and r.tick_queued_at <= r.started_at for r in runs)
+
+
+def test_it_still_runs_a_shard_queued_without_its_queueing_time() -> None:
+    due_mentors(2)
+    shard_dispatch(0, 1, uuid.uuid4().hex)  # as an earlier release queued it
+    assert DispatchRun.objects.get().tick_queued_at is None
 
 
 def _superuser() -> Any:

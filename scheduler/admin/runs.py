@@ -27,6 +27,7 @@ from scheduler import access, cluster
 from scheduler.access import may_run_now
 from scheduler.admin.base import ReadOnlyMixin, time_column
 from scheduler.models import DispatchRun, PromptStatus
+from scheduler.models.prompts import GROUP_STARTED
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -104,12 +105,15 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "had_error",
     ]
     list_filter = ["trigger", TickFilter]
+    # Newest first, a sharded tick's runs together in shard order.
+    ordering = [GROUP_STARTED.desc(), "tick", "shard_index"]
     date_hierarchy = "started_at"
     fields = [
         "started_at",
         "finished_at",
         "trigger",
         "shard",
+        "tick_queued_at",
         "dispatched",
         "failed",
         "skipped",
@@ -123,6 +127,7 @@ class DispatchRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "finished_at",
         "trigger",
         "shard",
+        "tick_queued_at",
         *CHAPTER_COUNTS,
         "had_error",
     ]

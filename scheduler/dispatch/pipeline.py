@@ -58,6 +58,7 @@ def run_dispatch(
     conf: DispatchConf | None = None,
     shard: Shard = WHOLE,
     tick: uuid.UUID | None = None,
+    tick_queued_at: datetime | None = None,
 ) -> DispatchSummary:
     """One run over the enabled scenarios; `chapter_ids` limits it to those chapters' mentors,
     `shard` to the mentors whose id % shard.count == shard.index (one run of a sharded `tick`)."""
@@ -78,6 +79,7 @@ def run_dispatch(
         shard_index=shard.index,
         shard_count=shard.count,
         tick=tick,
+        tick_queued_at=tick_queued_at,
     )
     ping.run_started()  # never raises
     dispatch = Dispatch(run, scenarios, mentors, backend, now, stop or threading.Event(), say, conf)

@@ -4,6 +4,7 @@ activity), whatever became of it."""
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -11,6 +12,9 @@ from scheduler.models.activity import Activity
 from scheduler.models.common import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, local_time
 from scheduler.models.people import PeerMentor
 from scheduler.models.scenario import Scenario
+
+# When a run's group started: its tick's queueing for a shard, its own start otherwise.
+GROUP_STARTED = Coalesce("tick_queued_at", "started_at")
 
 
 class DispatchRun(models.Model):
@@ -37,6 +41,9 @@ class DispatchRun(models.Model):
     shard_index = models.PositiveSmallIntegerField(_("shard"), default=0, db_default=0)
     shard_count = models.PositiveSmallIntegerField(_("shards"), default=1, db_default=1)
     tick = models.UUIDField(_("tick"), null=True, blank=True, default=None)
+    # When the tick was queued, the same on each of its shards: the run list sorts a tick's
+    # shards together by it, however late a busy node started its shard.
+    tick_queued_at = models.DateTimeField(_("tick queued"), null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-started_at"]
@@ -53,8 +60,12 @@ class DispatchRun(models.Model):
                 condition=models.Q(finished_at__isnull=False, error=""),
                 name="dispatchrun_finished_ok",
             ),
-            # The run list's order, and pruning by age (scheduler/retention.py).
+            # Pruning by age (scheduler/retention.py) and the date drill-down.
             models.Index(fields=["started_at"], name="dispatchrun_started"),
+            # The run list's order: a sharded tick's runs together (scheduler/admin/runs.py).
+            models.Index(
+                GROUP_STARTED.desc(), models.F("shard_index"), name="dispatchrun_group_order"
+            ),
         ]
         verbose_name = _("dispatch run")
         verbose_name_plural = _("dispatch runs")
