@@ -9,8 +9,9 @@ all when several dispatch processes share this machine's two cores.
 
 Every POST to the Edge Function is answered after the latency: 200, or 400
 for a device whose token ends in the rejected suffix (a permanent failure).
-GET /stats counts the requests it received and the CPU time it has used. HTTP/1.1 with keep-alive, bodies
-by Content-Length only: what urllib3 sends, and nothing more.
+GET /stats counts the requests it received and the CPU time it has used.
+HTTP/1.1 with keep-alive, bodies by Content-Length only: what urllib3 sends,
+and nothing more.
 """
 
 from __future__ import annotations
